@@ -1,0 +1,33 @@
+// The contract between a head (DET / HET / HET-XL on ONNX Runtime) and the model runtime.
+// Batch-shaped and free of HTTP: several images' pre-logits in, one result per image out.
+
+/** Head weights as read from head.safetensors: name -> float32 data with its shape. */
+export type HeadWeights = Map<string, { dims: number[]; data: Float32Array }>;
+
+export interface McOptions {
+  /** Number of Monte-Carlo samples S. */
+  samples: number;
+  /** Seed of the standard-normal noise; same seed, same request -> same numbers. */
+  seed: number;
+}
+
+/** Per image, the MC estimate over S sampled softmaxes p_s. */
+export interface McResult {
+  /** p_hat = (1/S) sum_s p_s, length K. */
+  probs: Float32Array;
+  /** Per-class standard deviation of p_s across samples, length K. */
+  std: Float32Array;
+  /** (1/S) sum_s H[p_s], in nats. */
+  expectedEntropy: number;
+  /** argmax_k p_s for each sample s, length S (for the variation ratio). */
+  sampleArgmax: Int32Array;
+}
+
+export interface HeadRunner {
+  /** softmax((W^T phi + b) / tau) with the noise switched off. phi is [batch, D] row-major. */
+  mean(phi: Float32Array, batch: number): Promise<Float32Array[]>;
+  /** The MC predictive with S samples. phi is [batch, D] row-major. */
+  mc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]>;
+  /** Releases the ORT sessions. */
+  dispose(): Promise<void>;
+}

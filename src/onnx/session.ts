@@ -1,0 +1,69 @@
+// The one place that talks to onnxruntime-node: session creation and the execution provider.
+import ort from 'onnxruntime-node';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface EngineOptions {
+  /** 'auto' uses CUDA when onnxruntime-node was installed with its CUDA binaries, else the CPU. */
+  provider: 'auto' | ExecutionProvider;
+  /** ORT intra-op threads; 0 lets ORT choose (one per physical core). */
+  threads: number;
+}
+
+export const defaultEngineOptions: EngineOptions = { provider: 'auto', threads: 0 };
+
+let cudaAvailable: boolean | undefined;
+
+/** Whether the CUDA execution provider can actually create a session here (checked once). */
+async function probeCuda(): Promise<boolean> {
+  if (cudaAvailable !== undefined) return cudaAvailable;
+  const backends = ort.listSupportedBackends?.() ?? [];
+  if (!backends.some((b) => b.name === 'cuda')) return (cudaAvailable = false);
+  try {
+    // The binding lists cuda on every Linux x64 build; only a real session proves the
+    // provider library and a GPU are there.
+    const { GraphBuilder } = await import('./graph.ts');
+    const g = new GraphBuilder('probe');
+    g.output(g.op('Identity', [g.input('x', [1])]), 'y', [1]);
+    const s = await ort.InferenceSession.create(g.toBytes(), { executionProviders: ['cuda'] });
+    await s.release();
+    cudaAvailable = true;
+  } catch {
+    cudaAvailable = false;
+  }
+  return cudaAvailable;
+}
+
+export async function resolveProvider(options: EngineOptions): Promise<ExecutionProvider> {
+  if (options.provider === 'cpu') return 'cpu';
+  const cuda = await probeCuda();
+  if (options.provider === 'cuda' && !cuda) throw new Error('ORT_PROVIDER=cuda but the CUDA execution provider is not available');
+  return cuda ? 'cuda' : 'cpu';
+}
+
+export interface Session {
+  readonly provider: ExecutionProvider;
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+export async function createSession(model: Uint8Array, options: EngineOptions): Promise<Session> {
+  const provider = await resolveProvider(options);
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    intraOpNumThreads: options.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  return {
+    provider,
+    run: (feeds) => session.run(feeds),
+    release: () => session.release(),
+  };
+}
+
+export function floatTensor(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export type { Tensor } from 'onnxruntime-node';

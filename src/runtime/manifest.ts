@@ -1,0 +1,83 @@
+// Checkpoint format v1: manifest.json, validated at load with this TypeBox schema.
+// docs/checkpoint-format.md describes every field for people; keep the two in step.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const FORMAT_VERSION = 1;
+
+export const HeadType = Type.Union([Type.Literal('det'), Type.Literal('het'), Type.Literal('het-xl')]);
+export type HeadType = Static<typeof HeadType>;
+
+export const Covariance = Type.Union([Type.Literal('param-efficient'), Type.Literal('full')]);
+export type Covariance = Static<typeof Covariance>;
+
+export const HeadSpec = Type.Object(
+  {
+    type: HeadType,
+    /** Required for het and het-xl; ignored for det. */
+    covariance: Type.Optional(Covariance),
+    /** Pre-logit dimension (backbone output). */
+    D: Type.Integer({ minimum: 1 }),
+    /** Number of classes. */
+    K: Type.Integer({ minimum: 1 }),
+    /** Factors of the low-rank covariance (het, het-xl). */
+    R: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Softmax temperature actually used: the learned value for HET-XL. */
+    tau: Type.Number({ exclusiveMinimum: 0 }),
+    /** Provenance of a learned tau: tau = min + (max - min) * sigmoid(t). */
+    temperature: Type.Optional(
+      Type.Object({ t: Type.Number(), min: Type.Number({ exclusiveMinimum: 0 }), max: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
+    ),
+    /** Added to the softplus of the diagonal scale (edward2 MIN_SCALE_MONTE_CARLO). */
+    minScale: Type.Number({ minimum: 0, default: 1e-3 }),
+  },
+  { additionalProperties: false },
+);
+export type HeadSpec = Static<typeof HeadSpec>;
+
+export const InputSpec = Type.Object(
+  {
+    height: Type.Integer({ minimum: 1, maximum: 4096 }),
+    width: Type.Integer({ minimum: 1, maximum: 4096 }),
+    channels: Type.Union([Type.Literal(1), Type.Literal(3)]),
+    layout: Type.Union([Type.Literal('NCHW'), Type.Literal('NHWC')], { default: 'NCHW' }),
+    /** stretch: resize to height x width ignoring aspect; center-crop: cover then crop the centre; pad: contain, pad with black. */
+    resize: Type.Union([Type.Literal('stretch'), Type.Literal('center-crop'), Type.Literal('pad')], { default: 'stretch' }),
+    /** Pixel values are first multiplied by scale (e.g. 1/255), then normalised as (x - mean) / std per channel. */
+    scale: Type.Number({ default: 1 / 255 }),
+    mean: Type.Array(Type.Number(), { minItems: 1, maxItems: 3 }),
+    std: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 3 }),
+  },
+  { additionalProperties: false },
+);
+export type InputSpec = Static<typeof InputSpec>;
+
+export const McSpec = Type.Object(
+  {
+    defaultSamples: Type.Integer({ minimum: 1, default: 1000 }),
+    maxSamples: Type.Integer({ minimum: 1, default: 10000 }),
+  },
+  { additionalProperties: false },
+);
+export type McSpec = Static<typeof McSpec>;
+
+export const Manifest = Type.Object(
+  {
+    formatVersion: Type.Literal(FORMAT_VERSION),
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }),
+    description: Type.Optional(Type.String()),
+    task: Type.Union([Type.Literal('classification'), Type.Literal('zero-shot')]),
+    /** True for generated random-weight models: their predictions mean nothing. */
+    untrained: Type.Optional(Type.Boolean()),
+    head: HeadSpec,
+    input: InputSpec,
+    mc: McSpec,
+    /** Free-form: dataset, training command, seed, label noise, evaluation metrics. */
+    provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+export type Manifest = Static<typeof Manifest>;
+
+/** Tensor names of backbone.onnx: image in, pre-logits out. */
+export const BACKBONE_INPUT = 'image';
+export const BACKBONE_OUTPUT = 'prelogits';
