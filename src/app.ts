@@ -1,0 +1,83 @@
+// buildApp(config): the Fastify application with its plugins and routes. Nothing runs at import,
+// so tests build apps with `inject` and their own config; src/server.ts adds listen and signals.
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.ts';
+import { ModelRegistry } from './runtime/registry.ts';
+import { installErrorHandlers } from './http/errors.ts';
+import type { App } from './http/context.ts';
+import healthRoutes from './http/routes/health.ts';
+import modelRoutes from './http/routes/models.ts';
+import predictRoutes from './http/routes/predict.ts';
+import { ErrorResponse } from './http/schemas.ts';
+
+export interface BuildOptions {
+  /** A registry to serve instead of loading config.modelsDir (tests, embedding). */
+  registry?: ModelRegistry;
+  /** Fastify logger option; defaults to pino at config.logLevel. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export const API_INFO = {
+  title: 'hetxl-serve',
+  description:
+    'Inference and predictive-uncertainty API for DET, HET and HET-XL heteroscedastic image classifiers (Collier et al., ICLR 2023), on ONNX Runtime.',
+  version: '0.1.0',
+};
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    // Query options are coerced (samples=10 -> 10); bodies are never coerced.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  installErrorHandlers(app);
+
+  await app.register(multipart, {
+    limits: {
+      fileSize: config.bodyLimitBytes,
+      files: config.maxImagesPerRequest,
+      fields: 16,
+      fieldSize: 1024,
+      parts: config.maxImagesPerRequest + 16,
+    },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: API_INFO,
+      tags: [
+        { name: 'health', description: 'Liveness and readiness' },
+        { name: 'models', description: 'Loaded models and their metadata' },
+        { name: 'inference', description: 'Classification and predictive distributions' },
+      ],
+    },
+  });
+  app.addSchema(ErrorResponse);
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  let registry = options.registry;
+  if (!registry) {
+    registry = new ModelRegistry(
+      { provider: config.ortProvider, threads: config.ortThreads },
+      { maxImagePixels: config.maxImagePixels, headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024 },
+      app.log,
+    );
+    void registry.loadAll(config.modelsDir);
+  }
+  const context = { registry, config };
+  await app.register(healthRoutes, context);
+  await app.register(modelRoutes, context);
+  await app.register(predictRoutes, context);
+  const owned = !options.registry;
+  app.addHook('onClose', async () => {
+    if (owned) await registry.dispose();
+  });
+  return app;
+}

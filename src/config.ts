@@ -1,0 +1,67 @@
+// Configuration: environment variables -> a typed, validated config with defaults.
+// Every variable is documented in README.md (Configuration); keep the two in step.
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+export const ConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  modelsDir: Type.String({ minLength: 1, default: './models' }),
+  logLevel: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  /** Largest request body, JSON (base64 images) or multipart, in bytes. */
+  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
+  /** Largest decoded image, width x height, guarding against decompression bombs. */
+  maxImagePixels: Type.Integer({ minimum: 1, default: 40_000_000 }),
+  maxImagesPerRequest: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  /** Upper bound on MC samples per request, on top of each model's own mc.maxSamples. */
+  maxSamples: Type.Integer({ minimum: 1, default: 10_000 }),
+  maxTopK: Type.Integer({ minimum: 1, default: 100 }),
+  /** Working-memory budget of one head's MC computation; samples are processed in chunks to stay under it. */
+  headMemoryBudgetMB: Type.Integer({ minimum: 16, default: 512 }),
+  ortProvider: Type.Union([Type.Literal('auto'), Type.Literal('cpu'), Type.Literal('cuda')], { default: 'auto' }),
+  /** ORT intra-op threads; 0 lets ORT pick one per physical core. */
+  ortThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
+});
+export type Config = Static<typeof ConfigSchema>;
+
+/** Environment variable name for each config key. */
+export const ENV_NAMES: Record<keyof Config, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  modelsDir: 'MODELS_DIR',
+  logLevel: 'LOG_LEVEL',
+  bodyLimitBytes: 'BODY_LIMIT_BYTES',
+  maxImagePixels: 'MAX_IMAGE_PIXELS',
+  maxImagesPerRequest: 'MAX_IMAGES_PER_REQUEST',
+  maxSamples: 'MAX_SAMPLES',
+  maxTopK: 'MAX_TOP_K',
+  headMemoryBudgetMB: 'HEAD_MEMORY_BUDGET_MB',
+  ortProvider: 'ORT_PROVIDER',
+  ortThreads: 'ORT_THREADS',
+};
+
+export class ConfigError extends Error {}
+
+/** Reads the config from `env`; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, envName] of Object.entries(ENV_NAMES)) {
+    const value = env[envName];
+    if (value === undefined || value === '') continue;
+    const schema = ConfigSchema.properties[key as keyof Config];
+    raw[key] = schema.type === 'integer' ? (/^-?\d+$/.test(value.trim()) ? Number(value) : value) : value;
+  }
+  const candidate = Value.Default(ConfigSchema, { ...raw, ...overrides }) as Config;
+  const errors = [...Value.Errors(ConfigSchema, candidate)];
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const key = e.path.replace(/^\//, '') as keyof Config;
+      return `${ENV_NAMES[key] ?? key}=${JSON.stringify(raw[key])}: ${e.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join('\n  ')}`);
+  }
+  return candidate;
+}

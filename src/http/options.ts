@@ -1,0 +1,74 @@
+// Request options (mode, samples, seed, topK, encoding): merged from the query string and the
+// body, converted, and checked against the model's and the server's limits.
+import type { Model, PredictOptions } from '../runtime/model.ts';
+import { badRequest } from './errors.ts';
+
+export interface OptionLimits {
+  maxSamples: number;
+  maxTopK: number;
+}
+
+export type Encoding = 'json' | 'f32-base64';
+
+export interface ResolvedOptions extends PredictOptions {
+  topK: number;
+  encoding: Encoding;
+}
+
+const DEFAULT_SEED = 0;
+const DEFAULT_TOP_K = 5;
+const INTEGER_FIELDS = new Set(['samples', 'seed', 'topK']);
+
+/**
+ * Query options and body options (JSON fields, or multipart fields as strings) -> one set.
+ * `allowed` lists the option names this endpoint takes.
+ */
+export function mergeOptions(query: Record<string, unknown>, body: Record<string, unknown>, allowed: readonly string[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...query };
+  for (const [key, raw] of Object.entries(body)) {
+    if (!allowed.includes(key)) throw badRequest('UNKNOWN_OPTION', `unknown field '${key}'; options are ${allowed.join(', ')}`);
+    if (key in merged) throw badRequest('CONFLICTING_OPTION', `option '${key}' given in both the query string and the body`);
+    let value = raw;
+    if (typeof raw === 'string' && INTEGER_FIELDS.has(key)) {
+      if (!/^\d{1,10}$/.test(raw.trim())) throw badRequest('INVALID_OPTION', `option '${key}' must be a non-negative integer, got '${raw}'`);
+      value = Number(raw);
+    }
+    merged[key] = value;
+  }
+  return merged;
+}
+
+function integer(raw: unknown, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'number' || !Number.isInteger(raw)) throw badRequest('INVALID_OPTION', `option '${name}' must be an integer`);
+  return raw;
+}
+
+export function resolveOptions(model: Model, raw: Record<string, unknown>, limits: OptionLimits): ResolvedOptions {
+  const mode = raw.mode ?? model.defaultMode;
+  if (mode !== 'mean' && mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'mode' must be 'mean' or 'mc', got '${String(mode)}'`);
+  if (mode === 'mc' && !model.supportsMc) {
+    throw badRequest('MODE_UNAVAILABLE', `model ${model.name} is deterministic (det): only mode 'mean' is available`);
+  }
+
+  const maxSamples = Math.min(model.manifest.mc.maxSamples, limits.maxSamples);
+  const samples = integer(raw.samples, 'samples') ?? Math.min(model.manifest.mc.defaultSamples, maxSamples);
+  if (samples < 1 || samples > maxSamples) {
+    throw badRequest('SAMPLES_OUT_OF_RANGE', `samples must be between 1 and ${maxSamples} for model ${model.name}, got ${samples}`);
+  }
+
+  const seed = integer(raw.seed, 'seed') ?? DEFAULT_SEED;
+  if (seed < 0 || seed > 0xffffffff) throw badRequest('SEED_OUT_OF_RANGE', `seed must be between 0 and 4294967295, got ${seed}`);
+
+  const maxTopK = Math.min(model.K, limits.maxTopK);
+  const topK = integer(raw.topK, 'topK') ?? Math.min(DEFAULT_TOP_K, maxTopK);
+  if (topK < 1 || topK > maxTopK) {
+    throw badRequest('TOPK_OUT_OF_RANGE', `topK must be between 1 and ${maxTopK} for model ${model.name} (K = ${model.K}), got ${topK}`);
+  }
+
+  const encoding = raw.encoding ?? 'json';
+  if (encoding !== 'json' && encoding !== 'f32-base64') {
+    throw badRequest('INVALID_OPTION', `option 'encoding' must be 'json' or 'f32-base64', got '${String(encoding)}'`);
+  }
+  return { mode, samples, seed, topK, encoding };
+}

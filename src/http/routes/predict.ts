@@ -1,0 +1,108 @@
+// POST classify (top-k per image, one or several images) and predictive (the full distribution
+// over all K classes for one image). Both: read input -> resolve options -> Model.predict -> shape.
+import type { FastifyPluginAsync } from 'fastify';
+import type { App, RouteContext } from '../context.ts';
+import { requireModel } from '../context.ts';
+import { badRequest } from '../errors.ts';
+import { readInput } from '../input.ts';
+import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
+import type { Model, Prediction } from '../../runtime/model.ts';
+import { topK } from '../../heads/statistics.ts';
+import {
+  ClassifyQuery,
+  ClassifyResponse,
+  ErrorResponse,
+  ModelParams,
+  PredictiveQuery,
+  PredictiveResponse,
+  classifyBody,
+  predictiveBody,
+  type ClassScore,
+} from '../schemas.ts';
+
+const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'topK'] as const;
+const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'encoding'] as const;
+
+const errors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
+
+function topClasses(model: Model, prediction: Prediction, k: number): ClassScore[] {
+  return topK(prediction.probs, k).map(({ index, value }) => ({
+    index,
+    label: model.labels[index] ?? String(index),
+    probability: value,
+    ...(prediction.std ? { std: prediction.std[index] } : {}),
+    ...(prediction.stdError ? { stdError: prediction.stdError[index] } : {}),
+  }));
+}
+
+function encode(values: Float32Array, encoding: Encoding): number[] | string {
+  if (encoding === 'f32-base64') return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+  return Array.from(values);
+}
+
+const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
+  const app = fastify as unknown as App;
+  const inputLimits = { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
+
+  app.post(
+    '/v1/models/:name/classify',
+    {
+      schema: {
+        tags: ['inference'],
+        description: 'Classify one or more images: top-k classes with probabilities, and uncertainty statistics (MC mode adds per-class std and standard error).',
+        params: ModelParams,
+        querystring: ClassifyQuery,
+        body: classifyBody,
+        response: { 200: ClassifyResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const model = requireModel(registry, request.params.name);
+      const input = await readInput(request, 'images', inputLimits);
+      const options = resolveOptions(model, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config);
+      const predictions = await model.predict(input.images, options);
+      return {
+        model: model.name,
+        mode: options.mode,
+        ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed } : {}),
+        provider: model.provider,
+        predictions: predictions.map((p) => ({ classes: topClasses(model, p, options.topK), statistics: p.statistics })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/models/:name/predictive',
+    {
+      schema: {
+        tags: ['inference'],
+        description: 'The full predictive distribution over all K classes for one image, with per-class std and standard error (MC mode) and the uncertainty statistics.',
+        params: ModelParams,
+        querystring: PredictiveQuery,
+        body: predictiveBody,
+        response: { 200: PredictiveResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const model = requireModel(registry, request.params.name);
+      const input = await readInput(request, 'image', { ...inputLimits, maxImages: 1 });
+      if (input.images.length !== 1) throw badRequest('TOO_MANY_IMAGES', 'predictive takes exactly one image');
+      const options = resolveOptions(model, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config);
+      const [prediction] = await model.predict(input.images, options);
+      return {
+        model: model.name,
+        mode: options.mode,
+        ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed } : {}),
+        provider: model.provider,
+        K: model.K,
+        encoding: options.encoding,
+        probabilities: encode(prediction.probs, options.encoding),
+        ...(prediction.std ? { std: encode(prediction.std, options.encoding) } : {}),
+        ...(prediction.stdError ? { stdError: encode(prediction.stdError, options.encoding) } : {}),
+        statistics: prediction.statistics,
+      };
+    },
+  );
+};
+
+export default predictRoutes;

@@ -1,0 +1,155 @@
+// TypeBox schemas of the HTTP surface. Fastify validates and serialises with them, and
+// src/cli/openapi.ts turns them into openapi/openapi.json: one source for both.
+import { Type, type Static } from '@sinclair/typebox';
+import { HeadSpec, InputSpec } from '../runtime/manifest.ts';
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code, e.g. MODEL_NOT_FOUND, INVALID_IMAGE, BODY_TOO_LARGE.' }),
+    error: Type.String(),
+    message: Type.String(),
+  },
+  { $id: 'ErrorResponse', description: 'Fastify error shape with a stable code.' },
+);
+
+export const ModelParams = Type.Object({ name: Type.String({ description: 'Model name (its folder under MODELS_DIR).' }) });
+export type ModelParams = Static<typeof ModelParams>;
+
+export const Mode = Type.Union([Type.Literal('mean'), Type.Literal('mc')], {
+  description: 'mean: softmax of the noise-free logits (one product). mc: Monte-Carlo predictive over `samples` noise draws, with uncertainty statistics. Default: mc for het/het-xl models, mean for det.',
+});
+
+/** Options shared by classify and predictive; given in the query string, the JSON body or multipart fields. */
+export const PredictOptionFields = {
+  mode: Type.Optional(Mode),
+  samples: Type.Optional(Type.Integer({ minimum: 1, description: "MC samples S (default: the model's mc.defaultSamples; at most min(mc.maxSamples, MAX_SAMPLES))." })),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seed of the MC noise (default 0). Same seed and request, same answer.' })),
+};
+export const ClassifyOptionFields = {
+  ...PredictOptionFields,
+  topK: Type.Optional(Type.Integer({ minimum: 1, description: 'Classes returned per image (default min(5, K); at most min(K, MAX_TOP_K)).' })),
+};
+export const Encoding = Type.Union([Type.Literal('json'), Type.Literal('f32-base64')], {
+  description: 'json: arrays of numbers. f32-base64: base64 of little-endian float32 arrays, about 5x smaller for large K.',
+});
+export const PredictiveOptionFields = { ...PredictOptionFields, encoding: Type.Optional(Encoding) };
+
+export const ClassifyQuery = Type.Object(ClassifyOptionFields, { additionalProperties: false });
+export const PredictiveQuery = Type.Object(PredictiveOptionFields, { additionalProperties: false });
+
+const Base64Image = Type.String({ minLength: 1, description: 'Image bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF) as base64, optionally a data: URL.' });
+
+export const ClassifyJsonBody = Type.Object(
+  { images: Type.Array(Base64Image, { minItems: 1, description: 'One or more images.' }), ...ClassifyOptionFields },
+  { additionalProperties: false },
+);
+export const PredictiveJsonBody = Type.Object(
+  { image: Base64Image, ...PredictiveOptionFields },
+  { additionalProperties: false },
+);
+const MultipartBody = (description: string) =>
+  Type.Object(
+    { image: Type.String({ format: 'binary' }) },
+    { additionalProperties: true, description },
+  );
+
+/** Body schemas per content type; multipart bodies are read as streams by the handler, not validated here. */
+export const classifyBody = {
+  content: {
+    'application/json': { schema: ClassifyJsonBody },
+    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, topK).') },
+  },
+};
+export const predictiveBody = {
+  content: {
+    'application/json': { schema: PredictiveJsonBody },
+    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, encoding).') },
+  },
+};
+
+export const Statistics = Type.Object(
+  {
+    predictiveEntropy: Type.Number({ description: 'H[p_hat] in nats (total uncertainty). In mean mode, the entropy of the mean-mode softmax.' }),
+    maxProbability: Type.Number(),
+    margin: Type.Number({ description: 'Top-1 minus top-2 probability.' }),
+    expectedEntropy: Type.Optional(Type.Number({ description: 'MC only: (1/S) sum_s H[p_s] (aleatoric part).' })),
+    mutualInformation: Type.Optional(Type.Number({ description: 'MC only: predictiveEntropy - expectedEntropy.' })),
+    variationRatio: Type.Optional(Type.Number({ description: 'MC only: 1 - share of samples whose argmax is the modal class.' })),
+  },
+  { additionalProperties: false },
+);
+export type Statistics = Static<typeof Statistics>;
+
+export const ClassScore = Type.Object({
+  index: Type.Integer(),
+  label: Type.String(),
+  probability: Type.Number({ description: 'Mean-mode probability, or the MC predictive p_hat.' }),
+  std: Type.Optional(Type.Number({ description: 'MC only: standard deviation of p_s across samples.' })),
+  stdError: Type.Optional(Type.Number({ description: 'MC only: standard error of p_hat, std / sqrt(S).' })),
+});
+export type ClassScore = Static<typeof ClassScore>;
+
+const RunInfo = {
+  model: Type.String(),
+  mode: Mode,
+  samples: Type.Optional(Type.Integer({ description: 'MC only.' })),
+  seed: Type.Optional(Type.Integer({ description: 'MC only.' })),
+  provider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cpu or cuda).' }),
+};
+
+export const ClassifyResponse = Type.Object({
+  ...RunInfo,
+  predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics }), { description: 'One entry per image, in request order.' }),
+});
+export type ClassifyResponse = Static<typeof ClassifyResponse>;
+
+const FloatArray = Type.Union([Type.Array(Type.Number()), Type.String({ contentEncoding: 'base64' })]);
+export const PredictiveResponse = Type.Object({
+  ...RunInfo,
+  K: Type.Integer(),
+  encoding: Encoding,
+  probabilities: FloatArray,
+  std: Type.Optional(FloatArray),
+  stdError: Type.Optional(FloatArray),
+  statistics: Statistics,
+});
+export type PredictiveResponse = Static<typeof PredictiveResponse>;
+
+export const ModelStatus = Type.Union([Type.Literal('loading'), Type.Literal('ready'), Type.Literal('failed')]);
+
+export const ModelSummary = Type.Object({
+  name: Type.String(),
+  status: ModelStatus,
+  task: Type.Optional(Type.String()),
+  headType: Type.Optional(Type.String()),
+  K: Type.Optional(Type.Integer()),
+  untrained: Type.Optional(Type.Boolean()),
+  error: Type.Optional(Type.Object({ file: Type.String(), problem: Type.String() })),
+});
+export type ModelSummary = Static<typeof ModelSummary>;
+
+export const ModelList = Type.Object({ models: Type.Array(ModelSummary) });
+
+export const ModelDetails = Type.Object({
+  name: Type.String(),
+  status: ModelStatus,
+  description: Type.Optional(Type.String()),
+  task: Type.String(),
+  untrained: Type.Boolean(),
+  head: HeadSpec,
+  extraParameters: Type.Integer({ description: 'Parameters beyond the DET head (W, b), biases included.' }),
+  provider: Type.String(),
+  input: InputSpec,
+  defaults: Type.Object({ mode: Mode, samples: Type.Integer(), maxSamples: Type.Integer(), topK: Type.Integer(), maxTopK: Type.Integer(), seed: Type.Integer() }),
+  provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type ModelDetails = Static<typeof ModelDetails>;
+
+export const LabelsResponse = Type.Object({ model: Type.String(), labels: Type.Array(Type.String()) });
+
+export const Health = Type.Object({ status: Type.String() });
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('loading'), Type.Literal('unavailable')]),
+  models: Type.Array(ModelSummary),
+});
