@@ -1,0 +1,279 @@
+// Encoded image bytes -> float32 tensor for the backbone, as described by the manifest's InputSpec.
+//
+// Per image, with sharp (libvips):
+//   1. refuse empty buffers; read the header only (cheap) to learn the format and the pixel count,
+//      so formats we do not accept and oversized images are refused before any pixel is decoded;
+//   2. decode with failOn 'error' (truncated or corrupt pixel data throws instead of being half-decoded)
+//      and limitInputPixels (a second guard, in case the header and the decoder disagree);
+//      only the first frame/page of animated or multi-page images is used;
+//   3. orient by EXIF, flatten alpha onto black, convert to sRGB (3 channels; greyscale inputs are
+//      expanded) or to b-w (1 channel: libvips luminance, Rec.709 weights on linear light),
+//      resize per spec.resize, output 8-bit interleaved (HWC) pixels;
+//   4. x * scale, then (x - mean[c]) / std[c], written in the spec's layout into the batch tensor.
+//
+// Alpha goes onto black because 'pad' also fills with black: a transparent region and a padded border
+// then look the same to the model. 16-bit inputs (PNG, TIFF) are reduced to 8 bits by libvips during the
+// colourspace conversion, so every input ends up on the same 0..255 scale that `scale` expects.
+import sharp from 'sharp';
+import type { InputSpec } from '../runtime/manifest.ts';
+import { ImageError } from './errors.ts';
+
+export { ImageError, IMAGE_ERROR_CODES, isImageError, type ImageErrorCode } from './errors.ts';
+
+export interface ImageLimits {
+  /** Largest width x height accepted (of the first frame), checked before decoding. */
+  maxInputPixels: number;
+  /** How many images of a batch are decoded at once (default 4, the size of libuv's default thread pool,
+   *  which is where sharp runs its work: more would only queue there while holding memory). */
+  concurrency?: number;
+}
+
+/** Formats we accept, in the words used in error messages. */
+export const SUPPORTED_FORMATS_TEXT = 'jpeg, png, webp, gif, tiff, avif';
+
+const DEFAULT_CONCURRENCY = 4;
+const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
+
+/** Shape of the batch tensor for `batchSize` images: [B, C, H, W] or [B, H, W, C]. */
+export function batchShape(spec: InputSpec, batchSize: number): [number, number, number, number] {
+  const { height: h, width: w, channels: c } = spec;
+  return spec.layout === 'NHWC' ? [batchSize, h, w, c] : [batchSize, c, h, w];
+}
+
+/**
+ * Checks what the manifest schema cannot express: mean/std lengths must be 1 or `channels`.
+ * Throws a plain Error (a bad checkpoint is the operator's problem, not the client's).
+ */
+export function assertInputSpec(spec: InputSpec): void {
+  for (const [name, values] of [['mean', spec.mean], ['std', spec.std]] as const) {
+    if (values.length !== 1 && values.length !== spec.channels) {
+      throw new Error(`input spec: ${name} has ${values.length} entries; expected 1 or ${spec.channels} (channels)`);
+    }
+    if (!values.every(Number.isFinite)) throw new Error(`input spec: ${name} must be finite numbers`);
+  }
+  if (!spec.std.every((s) => s > 0)) throw new Error('input spec: std entries must be > 0');
+  if (!Number.isFinite(spec.scale)) throw new Error('input spec: scale must be a finite number');
+  if (spec.layout !== 'NCHW' && spec.layout !== 'NHWC') throw new Error(`input spec: unknown layout ${String(spec.layout)}`);
+  if (!['stretch', 'center-crop', 'pad'].includes(spec.resize)) throw new Error(`input spec: unknown resize ${String(spec.resize)}`);
+}
+
+function assertLimits(limits: ImageLimits): void {
+  // sharp treats 0 as "no limit"; we never want that by accident.
+  if (!Number.isSafeInteger(limits.maxInputPixels) || limits.maxInputPixels < 1) {
+    throw new Error(`image limits: maxInputPixels must be a positive integer, got ${limits.maxInputPixels}`);
+  }
+  if (limits.concurrency !== undefined && (!Number.isSafeInteger(limits.concurrency) || limits.concurrency < 1)) {
+    throw new Error(`image limits: concurrency must be a positive integer, got ${limits.concurrency}`);
+  }
+}
+
+/**
+ * One lookup table of 256 floats per channel: the normalised value of each 8-bit level.
+ * Same arithmetic as (v * scale - mean[c]) / std[c] in doubles, rounded once to float32.
+ */
+function normalisationTables(spec: InputSpec): Float32Array[] {
+  const tables: Float32Array[] = [];
+  for (let c = 0; c < spec.channels; c++) {
+    const mean = spec.mean.length === 1 ? spec.mean[0] : spec.mean[c];
+    const std = spec.std.length === 1 ? spec.std[0] : spec.std[c];
+    const table = new Float32Array(256);
+    for (let v = 0; v < 256; v++) table[v] = (v * spec.scale - mean) / std;
+    tables.push(table);
+  }
+  return tables;
+}
+
+/** sharp messages can be multi-line and long; clients get one short line. */
+function sharpDetail(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+function isPixelLimitError(err: unknown): boolean {
+  return err instanceof Error && /exceeds pixel limit/i.test(err.message);
+}
+
+/** Name the format the way clients know it, or null when we do not accept it. */
+function acceptedFormat(meta: sharp.Metadata): string | null {
+  switch (meta.format) {
+    case 'jpeg':
+    case 'png':
+    case 'webp':
+    case 'gif':
+    case 'tiff':
+      return meta.format;
+    case 'heif':
+      // The HEIF container holds both AVIF (AV1) and HEIC (HEVC); only AVIF is decodable by sharp's
+      // prebuilt libvips, so HEIC is refused here with a clear message rather than a decoder error.
+      return meta.compression === 'av1' ? 'avif' : null;
+    default:
+      // Notably svg (rendered, not decoded: a different risk surface) and anything a system libvips adds.
+      return null;
+  }
+}
+
+function formatName(meta: sharp.Metadata): string {
+  return meta.format === 'heif' ? (meta.compression === 'hevc' ? 'heic' : 'heif') : String(meta.format);
+}
+
+function resizeOptions(spec: InputSpec): sharp.ResizeOptions {
+  const size = { width: spec.width, height: spec.height };
+  switch (spec.resize) {
+    case 'stretch':
+      return { ...size, fit: 'fill' };
+    case 'center-crop':
+      return { ...size, fit: 'cover', position: 'centre' };
+    case 'pad':
+      return { ...size, fit: 'contain', position: 'centre', background: BLACK };
+  }
+}
+
+/**
+ * Decode one image to H x W x C 8-bit pixels (interleaved), already oriented, flattened, converted
+ * and resized. Every failure caused by the image bytes becomes an ImageError.
+ */
+async function decodeToPixels(image: Buffer, spec: InputSpec, limits: ImageLimits, index: number): Promise<Buffer> {
+  if (image.length === 0) throw new ImageError('IMAGE_EMPTY', index, 'empty (0 bytes)');
+
+  // Header only: no pixel is decoded here, so no limit is needed; we check the limit ourselves to be able
+  // to say how many pixels the image has (sharp's own error does not). Note that sharp reads the header
+  // of a truncated file happily: truncation is only detected by the decode below.
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(image, { limitInputPixels: false, failOn: 'error' }).metadata();
+  } catch (err) {
+    const detail = /unsupported image format/i.test(sharpDetail(err))
+      ? `not a supported image (${SUPPORTED_FORMATS_TEXT})`
+      : `could not read the image header (${sharpDetail(err)})`;
+    throw new ImageError('IMAGE_UNDECODABLE', index, detail, { cause: err });
+  }
+
+  const format = acceptedFormat(meta);
+  if (format === null) {
+    throw new ImageError('IMAGE_UNDECODABLE', index, `${formatName(meta)} images are not supported (${SUPPORTED_FORMATS_TEXT})`);
+  }
+  if (!(meta.width > 0 && meta.height > 0)) {
+    throw new ImageError('IMAGE_UNDECODABLE', index, `${format} header has no valid size`);
+  }
+  // For animated/multi-page images sharp reports the size of one frame, which is what we decode.
+  const pixels = meta.width * meta.height;
+  if (pixels > limits.maxInputPixels) {
+    throw new ImageError(
+      'IMAGE_TOO_LARGE',
+      index,
+      `${pixels} pixels (${meta.width}x${meta.height}) is over the limit of ${limits.maxInputPixels}`,
+    );
+  }
+
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await sharp(image, {
+      // 'error' refuses truncated/corrupt pixel data. ('warning', sharp's default, also refuses
+      // harmless warnings such as extraneous bytes in a JPEG, which real cameras produce.)
+      failOn: 'error',
+      limitInputPixels: limits.maxInputPixels,
+      pages: 1, // first frame of animated GIF/WebP, first page of multi-page TIFF
+      page: 0,
+    })
+      .autoOrient() // EXIF orientation (same as .rotate() with no angle)
+      .flatten({ background: BLACK }) // no-op without alpha
+      .toColourspace(spec.channels === 1 ? 'b-w' : 'srgb')
+      .resize(resizeOptions(spec))
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    if (isPixelLimitError(err)) {
+      throw new ImageError('IMAGE_TOO_LARGE', index, `over the limit of ${limits.maxInputPixels} pixels`, { cause: err });
+    }
+    throw new ImageError('IMAGE_UNDECODABLE', index, `could not decode ${format} data (${sharpDetail(err)})`, { cause: err });
+  }
+
+  const { data, info } = decoded;
+  const expected = spec.height * spec.width * spec.channels;
+  if (info.width !== spec.width || info.height !== spec.height || info.channels !== spec.channels || data.length !== expected) {
+    // Would be a bug in this pipeline, not in the image: a plain Error, so the client is not blamed.
+    throw new Error(
+      `image preprocessing produced ${info.width}x${info.height}x${info.channels} (${data.length} bytes), ` +
+        `expected ${spec.width}x${spec.height}x${spec.channels}`,
+    );
+  }
+  return data;
+}
+
+/** Write one image's HWC bytes, normalised, into `out` starting at `offset`, in the spec's layout. */
+function writeNormalised(pixels: Buffer, spec: InputSpec, tables: Float32Array[], out: Float32Array, offset: number): void {
+  const channels = spec.channels;
+  const plane = spec.height * spec.width;
+  if (spec.layout === 'NHWC') {
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < channels; c++) {
+        const i = p * channels + c;
+        out[offset + i] = tables[c][pixels[i]];
+      }
+    }
+  } else {
+    for (let c = 0; c < channels; c++) {
+      const table = tables[c];
+      const base = offset + c * plane;
+      for (let p = 0; p < plane; p++) out[base + p] = table[pixels[p * channels + c]];
+    }
+  }
+}
+
+/**
+ * Run fn(0..count-1) with at most `limit` in flight, in index order. After the first failure no new
+ * index is started; those in flight finish, then the failure with the lowest index is thrown. Since
+ * indices start in order, that is the lowest failing index of the whole batch: the error is deterministic.
+ */
+async function forEachBounded(count: number, limit: number, fn: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const failures: { index: number; err: unknown }[] = [];
+  const worker = async (): Promise<void> => {
+    while (failures.length === 0 && next < count) {
+      const index = next++;
+      try {
+        await fn(index);
+      } catch (err) {
+        failures.push({ index, err });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  if (failures.length > 0) {
+    failures.sort((a, b) => a.index - b.index);
+    throw failures[0].err;
+  }
+}
+
+/**
+ * Preprocess a batch: returns the float32 tensor of shape batchShape(spec, images.length), i.e.
+ * [B, C, H, W] for NCHW or [B, H, W, C] for NHWC. Throws ImageError (with the index of the first bad
+ * image) for bad input, a plain Error for a bad spec or limits. An empty batch gives an empty tensor.
+ * Memory: the output tensor plus, per image in flight, its decoded pixels (bounded by maxInputPixels).
+ */
+export async function preprocessImages(images: Buffer[], spec: InputSpec, limits: ImageLimits): Promise<Float32Array> {
+  assertInputSpec(spec);
+  assertLimits(limits);
+  const perImage = spec.channels * spec.height * spec.width;
+  const out = new Float32Array(images.length * perImage);
+  const tables = normalisationTables(spec);
+  await forEachBounded(images.length, limits.concurrency ?? DEFAULT_CONCURRENCY, async (index) => {
+    const pixels = await decodeToPixels(images[index], spec, limits, index);
+    writeNormalised(pixels, spec, tables, out, index * perImage);
+  });
+  return out;
+}
+
+/**
+ * Preprocess one image: [C, H, W] (NCHW) or [H, W, C] (NHWC), without the batch dimension.
+ * `index` only labels error messages (for callers that handle a batch themselves).
+ */
+export async function preprocessImage(image: Buffer, spec: InputSpec, limits: ImageLimits, index = 0): Promise<Float32Array> {
+  assertInputSpec(spec);
+  assertLimits(limits);
+  const out = new Float32Array(spec.channels * spec.height * spec.width);
+  const pixels = await decodeToPixels(image, spec, limits, index);
+  writeNormalised(pixels, spec, normalisationTables(spec), out, 0);
+  return out;
+}
