@@ -1,0 +1,362 @@
+// Reading and validating a checkpoint folder (format v1, docs/checkpoint-format.md).
+// Everything a model needs is checked here, before any session is created, and every refusal
+// names the file and the problem. No HTTP and no logging: the caller (the registry) logs.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import onnxProto from 'onnx-proto';
+import { headParamShapes } from '../heads/params.ts';
+import type { HeadWeights } from '../heads/types.ts';
+import { BACKBONE_INPUT, BACKBONE_OUTPUT, FORMAT_VERSION, Manifest } from './manifest.ts';
+import { readSafetensors, SafetensorsError } from './safetensors.ts';
+
+const { onnx } = onnxProto;
+
+export const CHECKPOINT_FILES = {
+  manifest: 'manifest.json',
+  backbone: 'backbone.onnx',
+  head: 'head.safetensors',
+  labels: 'labels.txt',
+  text: 'text.onnx',
+  tokenizer: 'tokenizer.json',
+} as const;
+
+export interface Checkpoint {
+  /** Absolute path of the folder. */
+  dir: string;
+  manifest: Manifest;
+  /** The bytes of backbone.onnx, checked to decode as an ONNX ModelProto with the right I/O. */
+  backbone: Uint8Array;
+  weights: HeadWeights;
+  /** K class names for classification models; empty for zero-shot models. */
+  labels: string[];
+}
+
+/** A checkpoint that cannot be served. `file` is the path of the offending file (or folder). */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+const HEAD_TYPES = ['det', 'het', 'het-xl'];
+const MAX_LISTED = 5;
+
+function listSome(items: string[]): string {
+  const more = items.length - MAX_LISTED;
+  return items.slice(0, MAX_LISTED).join('; ') + (more > 0 ? `; and ${more} more` : '');
+}
+
+function fmtDims(dims: number[]): string {
+  return `[${dims.join(', ')}]`;
+}
+
+async function readRequired(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CheckpointError(file, 'missing file');
+    if (code === 'EISDIR') throw new CheckpointError(file, 'is a folder, expected a file');
+    throw new CheckpointError(file, `cannot read file (${code ?? (e as Error).message})`);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// --- manifest.json ------------------------------------------------------------------------------
+
+/**
+ * Applies the schema's defaults, validates, then checks what the schema cannot express.
+ * `folderName` must equal manifest.name: the folder name is the model's name in URLs, and a
+ * mismatch is almost always a copied or renamed folder whose manifest was not updated.
+ */
+export function validateManifest(raw: unknown, file: string, folderName: string): Manifest {
+  const fail = (problem: string): never => {
+    throw new CheckpointError(file, problem);
+  };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('manifest must be a JSON object');
+  const obj = raw as Record<string, unknown>;
+  if (typeof obj.formatVersion === 'number' && obj.formatVersion !== FORMAT_VERSION) {
+    fail(`unsupported formatVersion ${obj.formatVersion} (this server reads format ${FORMAT_VERSION})`);
+  }
+  const head = obj.head as Record<string, unknown> | undefined;
+  if (head && typeof head === 'object' && 'type' in head && !HEAD_TYPES.includes(head.type as string)) {
+    fail(`unknown head type ${JSON.stringify(head.type)} (expected one of ${HEAD_TYPES.join(', ')})`);
+  }
+  const value = Value.Default(Manifest, raw);
+  if (!Value.Check(Manifest, value)) {
+    const errors = [...Value.Errors(Manifest, value)].map((e) => {
+      // "Expected union value" alone is unhelpful: name the allowed literals.
+      const options = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+      const allowed = options?.every((o) => o.const !== undefined) ? ` (one of ${options.map((o) => JSON.stringify(o.const)).join(', ')})` : '';
+      return `${e.path || '/'}: ${e.message}${allowed}`;
+    });
+    fail(`schema errors: ${listSome(errors)}`);
+  }
+  const m = value as Manifest;
+  const h = m.head;
+  if (h.type !== 'det') {
+    if (h.covariance === undefined) fail(`head type ${h.type} needs head.covariance ("param-efficient" or "full")`);
+    if (h.R === undefined) fail(`head type ${h.type} needs head.R (number of covariance factors)`);
+  }
+  if (h.temperature) {
+    const { t, min, max } = h.temperature;
+    if (!(min < max)) fail(`head.temperature needs min < max, got min ${min}, max ${max}`);
+    const expected = min + (max - min) / (1 + Math.exp(-t));
+    if (Math.abs(expected - h.tau) > 1e-3 * Math.max(1, expected)) {
+      fail(`head.tau ${h.tau} disagrees with head.temperature: min + (max - min) * sigmoid(t) = ${expected}`);
+    }
+  }
+  if (m.input.mean.length !== m.input.channels) fail(`input.mean has ${m.input.mean.length} values for ${m.input.channels} channel(s)`);
+  if (m.input.std.length !== m.input.channels) fail(`input.std has ${m.input.std.length} values for ${m.input.channels} channel(s)`);
+  if (m.mc.defaultSamples > m.mc.maxSamples) fail(`mc.defaultSamples ${m.mc.defaultSamples} exceeds mc.maxSamples ${m.mc.maxSamples}`);
+  if (m.task === 'zero-shot' && h.type === 'het') {
+    fail('zero-shot models need head type det or het-xl (HET noise lives on the K logits, unknown before the request)');
+  }
+  if (m.name !== folderName) {
+    fail(`manifest name "${m.name}" differs from the folder name "${folderName}" (they must be equal: the folder name is the model's name)`);
+  }
+  return m;
+}
+
+// --- head.safetensors ---------------------------------------------------------------------------
+
+/** The tensors the manifest's head needs (zero-shot models take W from text embeddings: no loc_layer). */
+export function expectedTensors(manifest: Manifest): { name: string; dims: number[] }[] {
+  const all = headParamShapes(manifest.head);
+  return manifest.task === 'zero-shot' ? all.filter((p) => !p.name.startsWith('loc_layer/')) : all;
+}
+
+export function validateWeights(bytes: Uint8Array, manifest: Manifest, file: string): HeadWeights {
+  let tensors;
+  try {
+    tensors = readSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new CheckpointError(file, e.message);
+    throw e;
+  }
+  const expected = expectedTensors(manifest);
+  const problems: string[] = [];
+  const wanted = new Set(expected.map((p) => p.name));
+  for (const p of expected) {
+    const t = tensors.get(p.name);
+    if (!t) problems.push(`missing tensor ${p.name} ${fmtDims(p.dims)}`);
+    else if (t.dims.length !== p.dims.length || t.dims.some((d, i) => d !== p.dims[i])) {
+      problems.push(`tensor ${p.name} has shape ${fmtDims(t.dims)}, expected ${fmtDims(p.dims)}`);
+    }
+  }
+  for (const name of tensors.keys()) if (!wanted.has(name)) problems.push(`unexpected tensor ${name}`);
+  const what = `${manifest.head.type}${manifest.head.type === 'det' ? '' : ` ${manifest.head.covariance}`} head with D = ${manifest.head.D}, K = ${manifest.head.K}${manifest.head.R === undefined || manifest.head.type === 'det' ? '' : `, R = ${manifest.head.R}`}`;
+  if (problems.length > 0) throw new CheckpointError(file, `tensors do not match the ${what}: ${listSome(problems)}`);
+  const weights: HeadWeights = new Map();
+  for (const p of expected) {
+    const t = tensors.get(p.name)!;
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) throw new CheckpointError(file, `tensor ${p.name} holds a non-finite value (${t.data[i]}) at flat index ${i}`);
+    }
+    weights.set(p.name, { dims: t.dims, data: t.data });
+  }
+  return weights;
+}
+
+// --- labels.txt ---------------------------------------------------------------------------------
+
+/** One label per line (LF or CRLF), one trailing newline allowed, no empty or duplicate labels. */
+export function parseLabels(text: string, K: number, file: string): string[] {
+  let body = text.startsWith('\ufeff') ? text.slice(1) : text;
+  if (body.endsWith('\r\n')) body = body.slice(0, -2);
+  else if (body.endsWith('\n')) body = body.slice(0, -1);
+  const lines = body === '' ? [] : body.split(/\r?\n/);
+  if (lines.length !== K) throw new CheckpointError(file, `${lines.length} labels (lines), but the manifest says K = ${K}`);
+  const firstLine = new Map<string, number>();
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === '') throw new CheckpointError(file, `empty label on line ${i + 1}`);
+    const prev = firstLine.get(lines[i]);
+    if (prev !== undefined) throw new CheckpointError(file, `duplicate label "${lines[i]}" on lines ${prev} and ${i + 1}`);
+    firstLine.set(lines[i], i + 1);
+  }
+  return lines;
+}
+
+// --- backbone.onnx ------------------------------------------------------------------------------
+
+type Dim = number | string | undefined; // static size, symbolic name, or unknown
+
+function longToNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (v && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
+  return Number(v);
+}
+
+function shapeOf(vi: onnxProto.onnx.IValueInfoProto): { elemType?: number; dims?: Dim[] } {
+  const tt = vi.type?.tensorType;
+  if (!tt) return {};
+  const elemType = tt.elemType ?? undefined;
+  if (!tt.shape) return { elemType };
+  const dims = (tt.shape.dim ?? []).map((d): Dim => {
+    const dim = d as onnxProto.onnx.TensorShapeProto.IDimension & { value?: string };
+    if (dim.value === 'dimValue' || (dim.value === undefined && dim.dimValue != null)) return longToNumber(dim.dimValue);
+    if (dim.value === 'dimParam' || dim.dimParam) return dim.dimParam ?? undefined;
+    return undefined;
+  });
+  return { elemType, dims };
+}
+
+const fmtShape = (dims: Dim[]): string => `[${dims.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]`;
+
+export function validateBackbone(bytes: Uint8Array, manifest: Manifest, file: string): void {
+  const fail = (problem: string): never => {
+    throw new CheckpointError(file, problem);
+  };
+  if (bytes.byteLength === 0) fail('empty file, expected an ONNX model');
+  let model: onnxProto.onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    return fail(`not an ONNX model (protobuf ModelProto decode failed: ${(e as Error).message})`);
+  }
+  const graph = model.graph;
+  if (!graph || (graph.node ?? []).length === 0) fail('not an ONNX model (no graph with nodes)');
+  const initializers = new Set((graph!.initializer ?? []).map((t) => t.name));
+  const inputs = (graph!.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
+  const outputs = graph!.output ?? [];
+  const image = inputs.find((i) => i.name === BACKBONE_INPUT);
+  if (!image) fail(`no input named "${BACKBONE_INPUT}" (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
+  const prelogits = outputs.find((o) => o.name === BACKBONE_OUTPUT);
+  if (!prelogits) fail(`no output named "${BACKBONE_OUTPUT}" (outputs: ${outputs.map((o) => o.name).join(', ') || 'none'})`);
+
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const { input, head } = manifest;
+  const img = shapeOf(image!);
+  if (img.elemType !== undefined && img.elemType !== FLOAT) {
+    fail(`input "${BACKBONE_INPUT}" has element type ${onnx.TensorProto.DataType[img.elemType] ?? img.elemType}, expected FLOAT (float32)`);
+  }
+  if (img.dims) {
+    const want = input.layout === 'NHWC' ? ['B', input.height, input.width, input.channels] : ['B', input.channels, input.height, input.width];
+    const names = input.layout === 'NHWC' ? ['batch', 'height', 'width', 'channels'] : ['batch', 'channels', 'height', 'width'];
+    const expectedText = `[B, ${want.slice(1).join(', ')}] (${input.layout})`;
+    if (img.dims.length !== 4) fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, expected rank 4 ${expectedText}`);
+    if (typeof img.dims[0] === 'number') {
+      fail(`input "${BACKBONE_INPUT}" has a fixed batch dimension ${img.dims[0]}; export it with a dynamic batch (dim_param) so requests can be batched`);
+    }
+    for (let i = 1; i < 4; i++) {
+      const d = img.dims[i];
+      if (typeof d === 'number' && d !== want[i]) {
+        fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, but the manifest's input says ${expectedText}: ${names[i]} ${d} != ${want[i]}`);
+      }
+    }
+  }
+  const out = shapeOf(prelogits!);
+  if (out.elemType !== undefined && out.elemType !== FLOAT) {
+    fail(`output "${BACKBONE_OUTPUT}" has element type ${onnx.TensorProto.DataType[out.elemType] ?? out.elemType}, expected FLOAT (float32)`);
+  }
+  if (out.dims) {
+    if (out.dims.length !== 2) fail(`output "${BACKBONE_OUTPUT}" has shape ${fmtShape(out.dims)}, expected rank 2 [B, D = ${head.D}]`);
+    const last = out.dims[1];
+    if (typeof last === 'number' && last !== head.D) {
+      fail(`output "${BACKBONE_OUTPUT}" has shape ${fmtShape(out.dims)}, but the manifest says D = ${head.D}`);
+    }
+    if (typeof out.dims[0] === 'number') {
+      fail(`output "${BACKBONE_OUTPUT}" has a fixed batch dimension ${out.dims[0]}; export it with a dynamic batch (dim_param)`);
+    }
+  }
+}
+
+// --- the folder ---------------------------------------------------------------------------------
+
+/**
+ * Reads and validates the checkpoint folder `dir`. Throws CheckpointError (file, problem) on the
+ * first problem found, in this order: folder, manifest.json, presence of the other files,
+ * labels.txt, backbone.onnx, head.safetensors.
+ */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const root = resolve(dir);
+  let st;
+  try {
+    st = await stat(root);
+  } catch {
+    throw new CheckpointError(root, 'checkpoint folder not found');
+  }
+  if (!st.isDirectory()) throw new CheckpointError(root, 'not a folder');
+
+  const path = (name: string): string => join(root, name);
+  const manifestFile = path(CHECKPOINT_FILES.manifest);
+  const manifestText = (await readRequired(manifestFile)).toString('utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(manifestText.startsWith('\ufeff') ? manifestText.slice(1) : manifestText);
+  } catch (e) {
+    throw new CheckpointError(manifestFile, `not valid JSON: ${(e as Error).message}`);
+  }
+  const manifest = validateManifest(raw, manifestFile, basename(root));
+
+  const required: string[] = [CHECKPOINT_FILES.backbone, CHECKPOINT_FILES.head];
+  if (manifest.task === 'classification') required.push(CHECKPOINT_FILES.labels);
+  else required.push(CHECKPOINT_FILES.text, CHECKPOINT_FILES.tokenizer);
+  for (const name of required) {
+    if (!(await exists(path(name)))) throw new CheckpointError(path(name), 'missing file');
+  }
+
+  let labels: string[] = [];
+  if (manifest.task === 'classification') {
+    const labelsFile = path(CHECKPOINT_FILES.labels);
+    const bytes = await readRequired(labelsFile);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw new CheckpointError(labelsFile, 'not valid UTF-8 text');
+    }
+    labels = parseLabels(text, manifest.head.K, labelsFile);
+  }
+
+  const backboneFile = path(CHECKPOINT_FILES.backbone);
+  const backboneBytes = await readRequired(backboneFile);
+  validateBackbone(backboneBytes, manifest, backboneFile);
+  const backbone = new Uint8Array(backboneBytes.buffer, backboneBytes.byteOffset, backboneBytes.byteLength);
+
+  const headFile = path(CHECKPOINT_FILES.head);
+  const weights = validateWeights(await readRequired(headFile), manifest, headFile);
+
+  return { dir: root, manifest, backbone, weights, labels };
+}
+
+/**
+ * Subfolders of `modelsDir` that look like checkpoints (hold manifest.json or any other
+ * checkpoint file), as absolute paths sorted by name; names starting with '.' are skipped.
+ * Folders holding only some files are listed, so that loadCheckpoint can say what is missing.
+ */
+export async function listCheckpointDirs(modelsDir: string): Promise<string[]> {
+  const root = resolve(modelsDir);
+  let entries;
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(root, code === 'ENOENT' ? 'models folder not found' : `cannot list models folder (${code})`);
+  }
+  const names = Object.values(CHECKPOINT_FILES) as string[];
+  const found: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (entry.name.startsWith('.')) continue;
+    const full = join(root, entry.name);
+    let isDir = entry.isDirectory();
+    if (entry.isSymbolicLink()) isDir = await stat(full).then((s) => s.isDirectory(), () => false);
+    if (!isDir) continue;
+    const files = await readdir(full).catch(() => [] as string[]);
+    if (files.some((f) => names.includes(f))) found.push(full);
+  }
+  return found;
+}
