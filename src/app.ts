@@ -32,11 +32,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
-    // Query options are coerced (samples=10 -> 10); bodies are never coerced.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // The multipart body schema documents file parts for OpenAPI but has no `type` (a multipart
+    // body is read as a stream, so there is no object to validate); Ajv would warn about it.
+    ajv: { customOptions: { strictTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   installErrorHandlers(app);
+  // Fastify parses text/plain by default; images come as JSON or multipart only, so anything
+  // else must get a 415 rather than reach a handler as a string.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(multipart, {
     limits: {

@@ -2,6 +2,7 @@
 // our own that clients can rely on. Everything a client can get wrong maps to a 4xx here.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import { isImageError } from '../image/preprocess.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -32,6 +33,10 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
 
 function mapError(error: FastifyError | HttpError | Error): { status: number; code: string; message: string } {
   if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
+  if (isImageError(error)) {
+    if (error.code === 'IMAGE_TOO_LARGE') return { status: 413, code: 'IMAGE_TOO_LARGE', message: error.message };
+    return { status: 400, code: error.code === 'IMAGE_EMPTY' ? 'IMAGE_EMPTY' : 'INVALID_IMAGE', message: error.message };
+  }
   const fe = error as FastifyError;
   if (fe.validation) return { status: 400, code: 'INVALID_REQUEST', message: fe.message };
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;

@@ -48,11 +48,12 @@ export const PredictiveJsonBody = Type.Object(
   { image: Base64Image, ...PredictiveOptionFields },
   { additionalProperties: false },
 );
-const MultipartBody = (description: string) =>
-  Type.Object(
-    { image: Type.String({ format: 'binary' }) },
-    { additionalProperties: true, description },
-  );
+// No `type: object` on purpose: Fastify validates bodies per content type, and a multipart
+// body is consumed as a stream by the handler (request.parts()), so there is no object to check.
+const MultipartBody = (description: string) => ({
+  description,
+  properties: { image: { type: 'string', format: 'binary', description: 'An image file part; repeat for several images.' } },
+});
 
 /** Body schemas per content type; multipart bodies are read as streams by the handler, not validated here. */
 export const classifyBody = {

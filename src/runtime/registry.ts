@@ -63,7 +63,10 @@ export class ModelRegistry {
     this.entries.clear();
   }
 
+  private modelsDir = '.';
+
   private async loadDirs(modelsDir: string): Promise<void> {
+    this.modelsDir = modelsDir;
     let dirs: string[];
     try {
       dirs = await listCheckpointDirs(modelsDir);
@@ -91,7 +94,8 @@ export class ModelRegistry {
         `model ${name} loaded`,
       );
     } catch (error) {
-      const file = error instanceof CheckpointError ? error.file : dir;
+      // Relative to MODELS_DIR ("broken/head.safetensors"): what an operator needs, without host paths.
+      const file = path.relative(path.resolve(this.modelsDir), error instanceof CheckpointError ? error.file : dir) || '.';
       const problem = error instanceof CheckpointError ? error.problem : error instanceof Error ? error.message : String(error);
       this.entries.set(name, { name, dir, status: 'failed', error: { file, problem } });
       this.log.error({ model: name, file, problem }, `model ${name} refused: ${file}: ${problem}`);
