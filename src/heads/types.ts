@@ -28,6 +28,12 @@ export interface HeadRunner {
   mean(phi: Float32Array, batch: number): Promise<Float32Array[]>;
   /** The MC predictive with S samples. phi is [batch, D] row-major. */
   mc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]>;
+  /**
+   * Diagnostic: the sampled logits u_s, untempered (before the division by tau), with the same
+   * noise as mc() for the same options. [batch, S, K] row-major; for tests of the implied
+   * covariance, not for serving (it materialises S x K values per image).
+   */
+  sampleLogits(phi: Float32Array, batch: number, options: McOptions): Promise<Float32Array>;
   /** Releases the ORT sessions. */
   dispose(): Promise<void>;
 }

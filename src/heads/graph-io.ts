@@ -1,0 +1,66 @@
+// The tensor names and the shape of the graph set every head builder produces, so that the
+// runner can drive DET, HET and HET-XL the same way.
+//
+// Three graphs per head, each weight in exactly one of them (ORT sessions do not share
+// initializers, and at JFT scale W alone is 121 MB):
+//   center graph (HET only)  phi [B, D] -> loc = W^T phi + b [B, K]: the noise-free logits,
+//                            computed once per image and shared by every sample.
+//   scale graph (HET, HET-XL) phi [B, D] -> the per-image noise scales (v, d or V^T, d).
+//   sample graph             center, scales, eps_R [Sc, R], eps_D [Sc, N] -> per-chunk
+//                            reductions over the Sc samples (or, for diagnostics, the logits).
+// Mean mode runs the sample graph with the scales set to zero and Sc = 1: the noise is then
+// exactly 0, so DET and HET-XL share one code path and W lives in one session only.
+import type { HeadType } from '../runtime/manifest.ts';
+
+/** Graph inputs. */
+export const PHI = 'phi';
+export const CENTER = 'center';
+export const EPS_R = 'eps_r';
+export const EPS_D = 'eps_d';
+/** Scale tensors (outputs of the scale graph, inputs of the sample graph). */
+export const SCALE_V = 'scale_v'; // v(x) = phi W_v + b_v  [B, N]   (parameter-efficient)
+export const SCALE_VT = 'scale_vt'; // V(x)^T               [B, R, N] (full)
+export const SCALE_D = 'scale_d'; // d(x) = softplus(phi W_d + b_d) + minScale  [B, N]
+/** Outputs of the center graph. */
+export const LOC = 'loc';
+/** Outputs of the sample graph in reduction mode (tempered: everything is of softmax(u / tau)). */
+export const SHIFT = 'shift'; // p of the chunk's first sample [B, K]: the shift for the moments
+export const SUM_DEV = 'sum_dev'; // sum_s (p_s - shift) [B, K]
+export const SUM_SQ_DEV = 'sum_sq_dev'; // sum_s (p_s - shift)^2 [B, K]
+export const ENTROPY = 'entropy'; // H[p_s] [B, Sc]
+export const ARGMAX = 'argmax'; // argmax_k p_s [B, Sc], int64
+/** Output of the sample graph in logits mode: untempered u_s [B, Sc, K]. */
+export const LOGITS = 'logits';
+
+/** Symbolic dimensions. */
+export const BATCH = 'batch';
+export const SAMPLES = 'samples';
+
+export type SampleOutput = 'reductions' | 'logits';
+
+export interface ScaleTensor {
+  name: string;
+  /** Shape of one image's tensor (the batch dimension comes first and is left out). */
+  dims: number[];
+}
+
+export interface HeadGraphs {
+  type: HeadType;
+  D: number;
+  K: number;
+  /** Factors of the low-rank noise (0 for DET). */
+  R: number;
+  /** Width of eps_D: D for HET-XL, K for HET, 0 for DET (no noise). */
+  noiseWidth: number;
+  /** Width of the sample graph's `center` input: D (phi) for DET and HET-XL, K (loc) for HET. */
+  centerWidth: number;
+  /** phi -> loc (HET only; otherwise the center is phi itself). */
+  centerModel?: Uint8Array;
+  /** phi -> scale tensors (absent for DET). */
+  scaleModel?: Uint8Array;
+  scaleTensors: ScaleTensor[];
+  /** The sample graph with per-chunk reductions. */
+  sampleModel: Uint8Array;
+  /** Builds the diagnostic sample graph that outputs the logits (built only when asked for). */
+  buildLogitsModel(): Uint8Array;
+}

@@ -1,0 +1,42 @@
+// HET-XL: noise in the D-dimensional pre-logit space (method.md):
+// z_s = phi + V'(x) eps_R,s + d'(x) * eps_D,s;  u_s = W^T z_s + b;  p_s = softmax(u_s / tau).
+// phi is added in the D-dimensional space before the one [B * Sc, D] x [D, K] product: sharing
+// the noise-free logits W^T phi + b instead would cost an extra pass over the [B, Sc, K] logits.
+import { GraphBuilder } from '../onnx/graph.ts';
+import type { HeadSpec } from '../runtime/manifest.ts';
+import { addClassifierAndOutputs } from './det.ts';
+import { addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
+import { BATCH, CENTER, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { requireR } from './params.ts';
+import type { HeadWeights } from './types.ts';
+
+function buildHetXlScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
+  const g = new GraphBuilder('het_xl_scales');
+  addScaleGraph(g, spec, weights, spec.D, requireR(spec));
+  return g.toBytes('HET-XL head, per-image noise scales');
+}
+
+function buildHetXlSampleModel(spec: HeadSpec, weights: HeadWeights, output: SampleOutput): Uint8Array {
+  const g = new GraphBuilder(`het_xl_${output}`);
+  const phi = g.input(CENTER, [BATCH, spec.D]);
+  const noise = addSampledNoise(g, spec, weights, spec.D, requireR(spec), 1); // [B, Sc, D]
+  const z = g.op('Add', [g.op('Unsqueeze', [phi, g.ints([1])]), noise]);
+  addClassifierAndOutputs(g, spec, weights, z, output);
+  return g.toBytes(`HET-XL head, ${output}`);
+}
+
+export function buildHetXlGraphs(spec: HeadSpec, weights: HeadWeights): HeadGraphs {
+  const R = requireR(spec);
+  return {
+    type: 'het-xl',
+    D: spec.D,
+    K: spec.K,
+    R,
+    noiseWidth: spec.D,
+    centerWidth: spec.D,
+    scaleModel: buildHetXlScaleModel(spec, weights),
+    scaleTensors: scaleTensorsOf(spec, spec.D, R),
+    sampleModel: buildHetXlSampleModel(spec, weights, 'reductions'),
+    buildLogitsModel: () => buildHetXlSampleModel(spec, weights, 'logits'),
+  };
+}
