@@ -34,7 +34,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.bodyLimitBytes,
     // The multipart body schema documents file parts for OpenAPI but has no `type` (a multipart
     // body is read as a stream, so there is no object to validate); Ajv would warn about it.
-    ajv: { customOptions: { strictTypes: false } },
+    // removeAdditional off: Fastify's default silently drops unknown fields, so a misspelt option
+    // would be ignored instead of refused.
+    ajv: { customOptions: { strictTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   installErrorHandlers(app);

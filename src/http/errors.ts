@@ -41,10 +41,6 @@ function mapError(error: FastifyError | HttpError | Error): { status: number; co
   if (fe.validation) return { status: 400, code: 'INVALID_REQUEST', message: fe.message };
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { status: known.status, code: known.code, message: fe.message };
-  // busboy reports broken multipart bodies as plain Errors ("Unexpected end of form", "Malformed part header").
-  if (/multipart|end of form|part header|boundary/i.test(fe.message)) {
-    return { status: 400, code: 'BAD_MULTIPART', message: `malformed multipart body: ${fe.message}` };
-  }
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) return { status, code: fe.code ?? 'BAD_REQUEST', message: fe.message };
   return { status: 500, code: 'INTERNAL', message: 'internal server error' };

@@ -38,6 +38,19 @@ function fromJson(body: unknown, key: 'images' | 'image', limits: InputLimits): 
 }
 
 async function fromMultipart(request: FastifyRequest, limits: InputLimits): Promise<RequestInput> {
+  try {
+    return await readParts(request, limits);
+  } catch (error) {
+    // Our own refusals and @fastify/multipart's limit errors (FST_*) carry their meaning; anything
+    // else busboy or the stream throws ("Unexpected end of form", "Premature close") means the
+    // body itself is broken.
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof HttpError || (typeof code === 'string' && code.startsWith('FST_'))) throw error;
+    throw badRequest('BAD_MULTIPART', `malformed multipart body: ${(error as Error).message}`);
+  }
+}
+
+async function readParts(request: FastifyRequest, limits: InputLimits): Promise<RequestInput> {
   const images: Buffer[] = [];
   const fields: Record<string, unknown> = {};
   let total = 0;

@@ -1,5 +1,8 @@
 // The one place that talks to onnxruntime-node: session creation and the execution provider.
 import ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -19,6 +22,9 @@ async function probeCuda(): Promise<boolean> {
   if (cudaAvailable !== undefined) return cudaAvailable;
   const backends = ort.listSupportedBackends?.() ?? [];
   if (!backends.some((b) => b.name === 'cuda')) return (cudaAvailable = false);
+  // Without ONNXRUNTIME_NODE_INSTALL=cuda12 the provider library is absent; trying a session
+  // anyway would only make ORT print an error on every CPU host.
+  if (!cudaProviderInstalled()) return (cudaAvailable = false);
   try {
     // The binding lists cuda on every Linux x64 build; only a real session proves the
     // provider library and a GPU are there.
@@ -32,6 +38,12 @@ async function probeCuda(): Promise<boolean> {
     cudaAvailable = false;
   }
   return cudaAvailable;
+}
+
+function cudaProviderInstalled(): boolean {
+  const packageDir = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const binDir = path.join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(path.join(binDir, 'libonnxruntime_providers_cuda.so'));
 }
 
 export async function resolveProvider(options: EngineOptions): Promise<ExecutionProvider> {

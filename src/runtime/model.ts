@@ -109,12 +109,16 @@ export class Model {
     });
   }
 
-  /** Runs every session once so the first request does not pay for ORT's lazy initialisation. */
+  /**
+   * Runs every session once so the first request does not pay for ORT's lazy initialisation.
+   * MC runs at the default S, batch 1: ORT also pays once per new input shape, and that is the
+   * chunk shape the most common request uses.
+   */
   async warmUp(): Promise<void> {
     const { height, width, channels } = this.manifest.input;
     const pixels = new Float32Array(height * width * channels);
     await this.predictPixels(pixels, 1, { mode: 'mean', samples: 1, seed: 0 });
-    if (this.supportsMc) await this.predictPixels(pixels, 1, { mode: 'mc', samples: 8, seed: 0 });
+    if (this.supportsMc) await this.predictPixels(pixels, 1, { mode: 'mc', samples: this.manifest.mc.defaultSamples, seed: 0 });
   }
 
   async dispose(): Promise<void> {

@@ -43,7 +43,7 @@ export async function testPng(width = 8, height = 8, seed = 0): Promise<Buffer> 
 /** A multipart/form-data body from file parts and fields, encoded by undici's FormData. */
 export async function multipart(files: { name?: string; data: Buffer }[], fields: Record<string, string> = {}) {
   const form = new FormData();
-  for (const [i, f] of files.entries()) form.append(f.name ?? 'image', new Blob([f.data]), `image${i}.png`);
+  for (const [i, f] of files.entries()) form.append(f.name ?? 'image', new Blob([new Uint8Array(f.data)]), `image${i}.png`);
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   const request = new Request('http://localhost/', { method: 'POST', body: form });
   return { payload: Buffer.from(await request.arrayBuffer()), headers: { 'content-type': request.headers.get('content-type')! } };
