@@ -40,6 +40,9 @@ function mapError(error: FastifyError | HttpError | Error): { status: number; co
   const fe = error as FastifyError;
   if (fe.validation) return { status: 400, code: 'INVALID_REQUEST', message: fe.message };
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known?.code === 'UNSUPPORTED_MEDIA_TYPE') {
+    return { status: known.status, code: known.code, message: 'unsupported content type: send images as multipart/form-data file parts or as application/json with base64 strings' };
+  }
   if (known) return { status: known.status, code: known.code, message: fe.message };
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) return { status, code: fe.code ?? 'BAD_REQUEST', message: fe.message };
