@@ -81,7 +81,7 @@ export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWe
  *   the arg max class, and max p >= 1/K so the log is well conditioned): ReduceLogSumExp
  *   took ~120 ms, and the sum_k p_k log p_k form needs a log over all S x K.
  * - argmax_k t_s (the first on ties), for the variation ratio, and max_k t_s, both from TopK
- *   with k = 1 (~7 ms; ArgMax took ~19 ms).
+ *   with k = 1 (~7 ms; ArgMax took ~19 ms); max p is gathered at that index (ReduceMax ~3 ms).
  */
 export function addSampleReductions(g: GraphBuilder, tempered: string, K: number): void {
   const p = g.op('Softmax', [tempered], { axis: -1 });
@@ -99,7 +99,8 @@ export function addSampleReductions(g: GraphBuilder, tempered: string, K: number
 
   const [topValue, topIndex] = g.opN('TopK', [tempered, g.ints([1])], 2, { axis: -1, largest: 1, sorted: 1 });
   const maxT = g.op('Squeeze', [topValue, g.ints([2])]);
-  const maxP = g.op('ReduceMax', [p], { axes: [2], keepdims: 0 });
+  // p at the arg max, gathered ([B, Sc, 1]): a ReduceMax over p would be one more pass over S x K.
+  const maxP = g.op('Squeeze', [g.op('GatherElements', [p, topIndex], { axis: 2 }), g.ints([2])]);
   const logSumExp = g.op('Sub', [maxT, g.op('Log', [maxP])]);
   const expectedT = g.op('ReduceSum', [g.op('Mul', [p, tempered]), g.ints([2])], { keepdims: 0 });
   g.output(g.op('Sub', [logSumExp, expectedT]), ENTROPY, [BATCH, SAMPLES]);

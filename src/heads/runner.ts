@@ -2,6 +2,7 @@
 // that feeds them chunks of seeded noise and accumulates the per-chunk reductions.
 import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session, type Tensor } from '../onnx/session.ts';
 import { NoiseCache } from '../noise/cache.ts';
+import { ESTIMATORS } from '../noise/estimator.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../noise/normal.ts';
 import type { HeadSpec } from '../runtime/manifest.ts';
 import { McAccumulator } from './accumulator.ts';
@@ -86,7 +87,7 @@ export class OrtHeadRunner implements HeadRunner {
     const perImage = await this.perImageFeeds(phi, batch);
     const accumulator = new McAccumulator(batch, this.graphs.K, samples);
     for (const chunk of this.chunksFor(samples, batch)) {
-      const outputs = await this.sampleSession.run({ ...perImage, ...this.noiseFeeds(options.seed, chunk) });
+      const outputs = await this.sampleSession.run({ ...perImage, ...this.noiseFeeds(options, chunk) });
       accumulator.addChunk(chunk.start, chunk.count, {
         shift: outputs[SHIFT].data as Float32Array,
         sumDev: outputs[SUM_DEV].data as Float32Array,
@@ -118,7 +119,7 @@ export class OrtHeadRunner implements HeadRunner {
     }
     const perImage = await this.perImageFeeds(phi, batch);
     for (const chunk of this.chunksFor(samples, batch)) {
-      const u = (await session.run({ ...perImage, ...this.noiseFeeds(options.seed, chunk) }))[LOGITS].data as Float32Array;
+      const u = (await session.run({ ...perImage, ...this.noiseFeeds(options, chunk) }))[LOGITS].data as Float32Array;
       for (let b = 0; b < batch; b++) {
         out.set(u.subarray(b * chunk.count * K, (b + 1) * chunk.count * K), (b * samples + chunk.start) * K);
       }
@@ -179,11 +180,11 @@ export class OrtHeadRunner implements HeadRunner {
   }
 
   /** eps_R [Sc, R] (stream 0) and eps_D [Sc, N] (stream 1) for one chunk: shared by the batch. */
-  private noiseFeeds(seed: number, chunk: Chunk): Feeds {
+  private noiseFeeds({ seed, estimator = 'plain' }: McOptions, chunk: Chunk): Feeds {
     const { R, noiseWidth } = this.graphs;
     return {
-      [EPS_R]: floatTensor(this.noise.rows(seed, STREAM_FACTOR, chunk.start, chunk.count, R), [chunk.count, R]),
-      [EPS_D]: floatTensor(this.noise.rows(seed, STREAM_DIAGONAL, chunk.start, chunk.count, noiseWidth), [chunk.count, noiseWidth]),
+      [EPS_R]: floatTensor(this.noise.rows(seed, STREAM_FACTOR, chunk.start, chunk.count, R, estimator), [chunk.count, R]),
+      [EPS_D]: floatTensor(this.noise.rows(seed, STREAM_DIAGONAL, chunk.start, chunk.count, noiseWidth, estimator), [chunk.count, noiseWidth]),
     };
   }
 
@@ -196,6 +197,7 @@ export class OrtHeadRunner implements HeadRunner {
 function checkMcOptions(options: McOptions): void {
   if (!Number.isInteger(options.samples) || options.samples < 1) throw new RangeError(`samples must be a positive integer, got ${options.samples}`);
   if (!Number.isSafeInteger(options.seed)) throw new RangeError(`seed must be a safe integer, got ${options.seed}`);
+  if (options.estimator !== undefined && !ESTIMATORS.includes(options.estimator)) throw new RangeError(`estimator must be one of ${ESTIMATORS.join(', ')}, got ${options.estimator}`);
 }
 
 /** Builds the head's graphs from its weights and opens their ORT sessions. */

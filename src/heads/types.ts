@@ -1,5 +1,6 @@
 // The contract between a head (DET / HET / HET-XL on ONNX Runtime) and the model runtime.
 // Batch-shaped and free of HTTP: several images' pre-logits in, one result per image out.
+import type { Estimator } from '../noise/estimator.ts';
 
 /** Head weights as read from head.safetensors: name -> float32 data with its shape. */
 export type HeadWeights = Map<string, { dims: number[]; data: Float32Array }>;
@@ -9,6 +10,8 @@ export interface McOptions {
   samples: number;
   /** Seed of the standard-normal noise; same seed, same request -> same numbers. */
   seed: number;
+  /** How the samples' noise is drawn (src/noise/estimator.ts); default 'plain'. */
+  estimator?: Estimator;
 }
 
 /** Per image, the MC estimate over S sampled softmaxes p_s. */

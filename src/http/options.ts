@@ -2,22 +2,28 @@
 // body, converted, and checked against the model's and the server's limits.
 import type { Model, PredictOptions } from '../runtime/model.ts';
 import { badRequest } from './errors.ts';
+import { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
 
 export interface OptionLimits {
   maxSamples: number;
   maxTopK: number;
 }
 
-export type Encoding = 'json' | 'f32-base64';
+export type Encoding = 'json' | 'f32-base64' | 'top-n';
+const ENCODINGS: readonly Encoding[] = ['json', 'f32-base64', 'top-n'];
 
 export interface ResolvedOptions extends PredictOptions {
   topK: number;
   encoding: Encoding;
+  estimator: Estimator;
+  /** Classes listed by encoding 'top-n'. */
+  topN: number;
 }
 
 const DEFAULT_SEED = 0;
 const DEFAULT_TOP_K = 5;
-const INTEGER_FIELDS = new Set(['samples', 'seed', 'topK']);
+const DEFAULT_TOP_N = 100;
+const INTEGER_FIELDS = new Set(['samples', 'seed', 'topK', 'topN']);
 
 /**
  * Query options and body options (JSON fields, or multipart fields as strings) -> one set.
@@ -66,9 +72,17 @@ export function resolveOptions(model: Model, raw: Record<string, unknown>, limit
     throw badRequest('TOPK_OUT_OF_RANGE', `topK must be between 1 and ${maxTopK} for model ${model.name} (K = ${model.K}), got ${topK}`);
   }
 
-  const encoding = raw.encoding ?? 'json';
-  if (encoding !== 'json' && encoding !== 'f32-base64') {
-    throw badRequest('INVALID_OPTION', `option 'encoding' must be 'json' or 'f32-base64', got '${String(encoding)}'`);
+  const encoding = (raw.encoding ?? 'json') as Encoding;
+  if (!ENCODINGS.includes(encoding)) {
+    throw badRequest('INVALID_OPTION', `option 'encoding' must be one of ${ENCODINGS.join(', ')}, got '${String(encoding)}'`);
   }
-  return { mode, samples, seed, topK, encoding };
+
+  const estimator = (raw.estimator ?? 'plain') as Estimator;
+  if (!ESTIMATORS.includes(estimator)) {
+    throw badRequest('INVALID_OPTION', `option 'estimator' must be one of ${ESTIMATORS.join(', ')}, got '${String(estimator)}'`);
+  }
+
+  const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, model.K);
+  if (topN < 1 || topN > model.K) throw badRequest('TOPN_OUT_OF_RANGE', `topN must be between 1 and K = ${model.K} for model ${model.name}, got ${topN}`);
+  return { mode, samples, seed, topK, encoding, estimator, topN };
 }

@@ -25,15 +25,27 @@ export const PredictOptionFields = {
   mode: Type.Optional(Mode),
   samples: Type.Optional(Type.Integer({ minimum: 1, description: "MC samples S (default: the model's mc.defaultSamples; at most min(mc.maxSamples, MAX_SAMPLES))." })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seed of the MC noise (default 0). Same seed and request, same answer.' })),
+  estimator: Type.Optional(
+    Type.Union([Type.Literal('plain'), Type.Literal('antithetic')], {
+      description:
+        'MC estimator (default plain). antithetic: samples come in pairs (eps, -eps); still unbiased, lower variance of p_hat at the same S (docs/performance.md has error against S). stdError is then the plain-MC formula std / sqrt(S), usually an overestimate.',
+    }),
+  ),
 };
 export const ClassifyOptionFields = {
   ...PredictOptionFields,
   topK: Type.Optional(Type.Integer({ minimum: 1, description: 'Classes returned per image (default min(5, K); at most min(K, MAX_TOP_K)).' })),
 };
-export const Encoding = Type.Union([Type.Literal('json'), Type.Literal('f32-base64')], {
-  description: 'json: arrays of numbers. f32-base64: base64 of little-endian float32 arrays, about 5x smaller for large K.',
+export const Encoding = Type.Union([Type.Literal('json'), Type.Literal('f32-base64'), Type.Literal('top-n')], {
+  description:
+    'json: arrays of K numbers. f32-base64: each array as base64 of its K little-endian float32 values (4K bytes before base64; at K = 29,593 about 158 kB per array instead of about 600 kB of JSON numbers). ' +
+    'top-n: only the topN most probable classes, {indices, labels, values, remainingMass} with remainingMass = 1 - sum of the listed values; std and stdError are then arrays aligned with indices.',
 });
-export const PredictiveOptionFields = { ...PredictOptionFields, encoding: Type.Optional(Encoding) };
+export const PredictiveOptionFields = {
+  ...PredictOptionFields,
+  encoding: Type.Optional(Encoding),
+  topN: Type.Optional(Type.Integer({ minimum: 1, description: "Classes listed by encoding 'top-n' (default min(100, K); at most K)." })),
+};
 
 export const ClassifyQuery = Type.Object(ClassifyOptionFields, { additionalProperties: false });
 export const PredictiveQuery = Type.Object(PredictiveOptionFields, { additionalProperties: false });
@@ -59,13 +71,13 @@ const MultipartBody = (description: string) => ({
 export const classifyBody = {
   content: {
     'application/json': { schema: ClassifyJsonBody },
-    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, topK).') },
+    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, estimator, topK).') },
   },
 };
 export const predictiveBody = {
   content: {
     'application/json': { schema: PredictiveJsonBody },
-    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, encoding).') },
+    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, estimator, encoding, topN).') },
   },
 };
 
@@ -96,6 +108,7 @@ const RunInfo = {
   mode: Mode,
   samples: Type.Optional(Type.Integer({ description: 'MC only.' })),
   seed: Type.Optional(Type.Integer({ description: 'MC only.' })),
+  estimator: Type.Optional(Type.String({ description: 'MC only: the estimator used (plain or antithetic).' })),
   provider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cpu or cuda).' }),
 };
 
@@ -105,12 +118,24 @@ export const ClassifyResponse = Type.Object({
 });
 export type ClassifyResponse = Static<typeof ClassifyResponse>;
 
-const FloatArray = Type.Union([Type.Array(Type.Number()), Type.String({ contentEncoding: 'base64' })]);
+const FloatArray = Type.Union([
+  Type.Array(Type.Number(), { description: "encoding 'json' (K values) or 'top-n' (aligned with probabilities.indices)" }),
+  Type.String({ contentEncoding: 'base64', description: "encoding 'f32-base64': K little-endian float32 values" }),
+]);
+export const TopNProbabilities = Type.Object(
+  {
+    indices: Type.Array(Type.Integer(), { description: 'Class indices, most probable first (ties by the lower index).' }),
+    labels: Type.Array(Type.String()),
+    values: Type.Array(Type.Number(), { description: 'Their probabilities.' }),
+    remainingMass: Type.Number({ description: '1 - sum(values): the probability of all classes not listed (>= 0).' }),
+  },
+  { additionalProperties: false, description: "encoding 'top-n'" },
+);
 export const PredictiveResponse = Type.Object({
   ...RunInfo,
   K: Type.Integer(),
   encoding: Encoding,
-  probabilities: FloatArray,
+  probabilities: Type.Union([FloatArray, TopNProbabilities]),
   std: Type.Optional(FloatArray),
   stdError: Type.Optional(FloatArray),
   statistics: Statistics,

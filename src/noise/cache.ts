@@ -1,7 +1,7 @@
 // A small LRU cache of standard-normal noise blocks. The noise of an MC request depends only on
 // (seed, stream, sample range, width), never on the image, so repeated requests with the same
 // seed (the usual case: a fixed default seed) reuse the block instead of regenerating it.
-import { fillNormalRows } from './normal.ts';
+import { fillEstimatorRows, type Estimator } from './estimator.ts';
 
 export class NoiseCache {
   private readonly blocks = new Map<string, Float32Array>();
@@ -11,11 +11,11 @@ export class NoiseCache {
   constructor(private readonly maxBytes: number) {}
 
   /**
-   * The rows normalRows(seed, stream, sStart, sCount, width) would return. The array may be
-   * shared with other callers: treat it as read-only.
+   * The rows fillEstimatorRows(estimator, seed, stream, sStart, sCount, width) writes. The array
+   * may be shared with other callers: treat it as read-only.
    */
-  rows(seed: number, stream: number, sStart: number, sCount: number, width: number): Float32Array {
-    const key = `${seed}:${stream}:${sStart}:${sCount}:${width}`;
+  rows(seed: number, stream: number, sStart: number, sCount: number, width: number, estimator: Estimator = 'plain'): Float32Array {
+    const key = `${estimator}:${seed}:${stream}:${sStart}:${sCount}:${width}`;
     const hit = this.blocks.get(key);
     if (hit !== undefined) {
       // Re-insert to mark it most recently used (a Map iterates in insertion order).
@@ -24,7 +24,7 @@ export class NoiseCache {
       return hit;
     }
     const block = new Float32Array(sCount * width);
-    fillNormalRows(block, seed, stream, sStart, sCount, width);
+    fillEstimatorRows(block, estimator, seed, stream, sStart, sCount, width);
     if (block.byteLength <= this.maxBytes) {
       this.blocks.set(key, block);
       this.bytes += block.byteLength;

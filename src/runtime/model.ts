@@ -10,6 +10,7 @@ import type { HeadRunner } from '../heads/types.ts';
 import { extraParameterCount } from '../heads/params.ts';
 import { meanStatistics, mcStatistics } from '../heads/statistics.ts';
 import { preprocessImages } from '../image/preprocess.ts';
+import type { Estimator } from '../noise/estimator.ts';
 
 export type PredictMode = 'mean' | 'mc';
 
@@ -19,6 +20,8 @@ export interface PredictOptions {
   samples: number;
   /** Seed of the MC noise (ignored in mean mode). */
   seed: number;
+  /** MC estimator (src/noise/estimator.ts); default 'plain'. */
+  estimator?: Estimator;
 }
 
 export interface PredictionStatistics {
@@ -101,7 +104,7 @@ export class Model {
       const probs = await this.head.mean(phi, batch);
       return probs.map((p) => ({ probs: p, statistics: meanStatistics(p) }));
     }
-    const results = await this.head.mc(phi, batch, { samples: options.samples, seed: options.seed });
+    const results = await this.head.mc(phi, batch, { samples: options.samples, seed: options.seed, estimator: options.estimator });
     return results.map((r) => {
       const stats = mcStatistics(r, options.samples);
       const { stdError, ...statistics } = stats;

@@ -5,7 +5,7 @@ import type { App, RouteContext } from '../context.ts';
 import { requireModel } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { readInput } from '../input.ts';
-import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
+import { mergeOptions, resolveOptions, type Encoding, type ResolvedOptions } from '../options.ts';
 import type { Model, Prediction } from '../../runtime/model.ts';
 import { topK } from '../../heads/statistics.ts';
 import {
@@ -20,8 +20,8 @@ import {
   type ClassScore,
 } from '../schemas.ts';
 
-const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'topK'] as const;
-const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'encoding'] as const;
+const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
+const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN'] as const;
 
 const errors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
 
@@ -35,9 +35,33 @@ function topClasses(model: Model, prediction: Prediction, k: number): ClassScore
   }));
 }
 
-function encode(values: Float32Array, encoding: Encoding): number[] | string {
+/** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
+function encode(values: Float32Array, encoding: Encoding, indices: number[]): number[] | string {
   if (encoding === 'f32-base64') return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+  if (encoding === 'top-n') return indices.map((k) => values[k]);
   return Array.from(values);
+}
+
+/** The 'top-n' form of the probabilities: the n most probable classes and the mass of the rest. */
+function topNProbabilities(model: Model, probs: Float32Array, n: number) {
+  const top = topK(probs, n);
+  const listed = top.reduce((sum, c) => sum + c.value, 0);
+  return {
+    indices: top.map((c) => c.index),
+    labels: top.map((c) => model.labels[c.index] ?? String(c.index)),
+    values: top.map((c) => c.value),
+    remainingMass: Math.max(1 - listed, 0),
+  };
+}
+
+/** Run information shared by both responses (samples, seed and estimator only in MC mode). */
+function runInfo(model: Model, options: ResolvedOptions) {
+  return {
+    model: model.name,
+    mode: options.mode,
+    ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed, estimator: options.estimator } : {}),
+    provider: model.provider,
+  };
 }
 
 const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
@@ -62,10 +86,7 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
       const options = resolveOptions(model, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config);
       const predictions = await model.predict(input.images, options);
       return {
-        model: model.name,
-        mode: options.mode,
-        ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed } : {}),
-        provider: model.provider,
+        ...runInfo(model, options),
         predictions: predictions.map((p) => ({ classes: topClasses(model, p, options.topK), statistics: p.statistics })),
       };
     },
@@ -76,7 +97,9 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
     {
       schema: {
         tags: ['inference'],
-        description: 'The full predictive distribution over all K classes for one image, with per-class std and standard error (MC mode) and the uncertainty statistics.',
+        description:
+          'The full predictive distribution over all K classes for one image, with per-class std and standard error (MC mode) and the uncertainty statistics. ' +
+          'For large K use encoding=f32-base64 (all K values, compact) or encoding=top-n (the topN most probable classes plus the remaining mass).',
         params: ModelParams,
         querystring: PredictiveQuery,
         body: predictiveBody,
@@ -89,16 +112,15 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
       if (input.images.length !== 1) throw badRequest('TOO_MANY_IMAGES', 'predictive takes exactly one image');
       const options = resolveOptions(model, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config);
       const [prediction] = await model.predict(input.images, options);
+      const top = options.encoding === 'top-n' ? topNProbabilities(model, prediction.probs, options.topN) : undefined;
+      const indices = top?.indices ?? [];
       return {
-        model: model.name,
-        mode: options.mode,
-        ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed } : {}),
-        provider: model.provider,
+        ...runInfo(model, options),
         K: model.K,
         encoding: options.encoding,
-        probabilities: encode(prediction.probs, options.encoding),
-        ...(prediction.std ? { std: encode(prediction.std, options.encoding) } : {}),
-        ...(prediction.stdError ? { stdError: encode(prediction.stdError, options.encoding) } : {}),
+        probabilities: top ?? encode(prediction.probs, options.encoding, indices),
+        ...(prediction.std ? { std: encode(prediction.std, options.encoding, indices) } : {}),
+        ...(prediction.stdError ? { stdError: encode(prediction.stdError, options.encoding, indices) } : {}),
         statistics: prediction.statistics,
       };
     },
