@@ -27,7 +27,7 @@ Keep <models dir> outside the git tree (the JFT-size head is ~121 MB).
   --max-samples <S>      manifest mc.maxSamples (default 10000)
   --help`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function positiveInteger(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
