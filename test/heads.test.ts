@@ -277,6 +277,34 @@ test('chunk plans cover the samples in near-equal chunks within the budget', () 
   assert.equal(maxSamplesPerChunk(1, 8, 29_593, 1024, 50), 1);
 });
 
+test('(4) seeded results do not depend on the chunk size at K = 29,593 (one chunk, 7 chunks, 60 chunks)', async () => {
+  // Issue #4 point 4. The noise of sample s is a pure function of (seed, stream, s), so every
+  // chunking sees the same samples: per-sample argmaxes are identical, and p_hat, std and the
+  // expected entropy agree to float32 rounding (the chunks' float32 sums are split differently).
+  const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D: 16, K: 29_593, R: 4, tau: 1, minScale: 1e-3 };
+  const weights = randomHeadWeights(spec, 4004);
+  const x = Float32Array.from({ length: 2 * spec.D }, (_, i) => Math.sin(0.7 * i));
+  const S = 300;
+  const budgets = [512 * 1024 * 1024, 6 * 1024 * 1024, 700 * 1024];
+  const results = [];
+  for (const memoryBudgetBytes of budgets) {
+    const runner = await runnerFor(spec, weights, { memoryBudgetBytes, noiseCacheBytes: 0 });
+    results.push({ chunks: runner.chunksFor(S, 2).length, result: await runner.mc(x, 2, { samples: S, seed: 12 }) });
+  }
+  assert.deepEqual(results.map((r) => r.chunks > 1), [false, true, true]);
+  assert.ok(results[2].chunks >= 30, `${results[2].chunks} chunks`);
+  for (const { chunks, result } of results.slice(1)) {
+    for (let b = 0; b < 2; b++) {
+      const [got, want] = [result[b], results[0].result[b]];
+      assert.deepEqual(got.sampleArgmax, want.sampleArgmax, `${chunks} chunks: argmaxes`);
+      assertClose(got.probs, want.probs, 1e-6, `${chunks} chunks probs`);
+      assertClose([got.expectedEntropy], [want.expectedEntropy], 1e-5, `${chunks} chunks expected entropy`);
+      // std to float32 rounding of its moments: relative 1e-5 (std reaches 0.3 here).
+      for (let k = 0; k < spec.K; k++) assert.ok(Math.abs(got.std[k] - want.std[k]) <= 1e-6 + 1e-5 * want.std[k], `${chunks} chunks std[${k}]: ${got.std[k]} vs ${want.std[k]}`);
+    }
+  }
+});
+
 test('bad weights and bad calls are rejected with clear errors', async () => {
   const spec = specOf({ type: 'het-xl', covariance: 'param-efficient' });
   const weights = randomHeadWeights(spec, 808);
