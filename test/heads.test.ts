@@ -286,7 +286,7 @@ test('(4) seeded results do not depend on the chunk size at K = 29,593 (one chun
   const x = Float32Array.from({ length: 2 * spec.D }, (_, i) => Math.sin(0.7 * i));
   const S = 300;
   const budgets = [512 * 1024 * 1024, 6 * 1024 * 1024, 700 * 1024];
-  const results = [];
+  const results: { chunks: number; result: McResult[] }[] = [];
   for (const memoryBudgetBytes of budgets) {
     const runner = await runnerFor(spec, weights, { memoryBudgetBytes, noiseCacheBytes: 0 });
     results.push({ chunks: runner.chunksFor(S, 2).length, result: await runner.mc(x, 2, { samples: S, seed: 12 }) });
