@@ -2,8 +2,9 @@
 // The benchmark of issue #4 (not a test): for the JFT-size checkpoint (K = 29,593, D = 1024,
 // R = 50; generated into the OS temp folder if absent) and for every model in models/, at batch
 // 1 and 8: mean-mode latency, MC latency at S = 100 and 1000, the yardstick (bare product of the
-// same shape, reduced inside ORT) timed in alternation with it, their ratio, per-image efficiency
-// of batch 8 against batch 1, and the peak RSS; then the estimator error against S.
+// same shape, reduced inside ORT), their ratio, per-image efficiency of batch 8 against batch 1
+// (all of a row's runs timed in alternation, round after round), and the peak RSS; then the
+// estimator error against S.
 // Latencies are of Model.predictPixels: backbone, head (noise, product, softmax, reductions) and
 // every statistic, from preprocessed pixels (image decoding is not included). Each MC repetition
 // uses a fresh seed, so the noise is generated every time (the server's noise cache would serve
@@ -20,7 +21,7 @@ import { listCheckpointDirs, loadCheckpoint } from '../src/runtime/checkpoint.ts
 import { Model } from '../src/runtime/model.ts';
 import type { EngineOptions } from '../src/onnx/session.ts';
 import { estimatorError, REFERENCE_SAMPLES } from './estimator-error.ts';
-import { medianMs, pairedMs, peakRssMiB, resetPeakRss } from './timing.ts';
+import { interleavedMs, median, medianOfRounds, peakRssMiB, resetPeakRss } from './timing.ts';
 import { createYardstick } from './yardstick.ts';
 
 const { values: args } = parseArgs({
@@ -79,19 +80,29 @@ async function benchModel(dir: string): Promise<void> {
   }
   const yardstick = await createYardstick(W, head.D, head.K, engine);
   resetPeakRss();
-  const rows: ModelRow[] = [];
-  for (const batch of batches) {
-    const pixels = Float32Array.from({ length: batch * input.height * input.width * input.channels }, (_, i) => Math.sin(0.1 * i));
-    const meanMs = await medianMs(() => model.predictPixels(pixels, batch, { mode: 'mean', samples: 1, seed: 0 }), Math.max(reps, 20), 3);
-    const row: ModelRow = { batch, meanMs, mc: [] };
-    if (model.supportsMc) {
-      for (const samples of sampleCounts) {
-        const mc = (rep: number) => model.predictPixels(pixels, batch, { mode: 'mc', samples, seed: 1000 + rep });
-        const t = await pairedMs(mc, () => yardstick.run(batch * samples), reps);
-        row.mc.push({ samples, ms: t.subjectMs, yardstickMs: t.yardstickMs, ratio: t.ratio });
-      }
+  const pixelsOf = (batch: number) => Float32Array.from({ length: batch * input.height * input.width * input.channels }, (_, i) => Math.sin(0.1 * i));
+  const pixels = new Map(batches.map((b) => [b, pixelsOf(b)]));
+  // Every batch size in the same rounds, so that the per-image efficiency compares like with like.
+  const meanTimes = await interleavedMs(batches.map((b) => () => model.predictPixels(pixels.get(b)!, b, { mode: 'mean', samples: 1, seed: 0 })), Math.max(reps, 20), 3);
+  const rows: ModelRow[] = batches.map((batch, i) => ({ batch, meanMs: median(meanTimes[i]), mc: [] }));
+  const efficiency: Record<string, number> = {};
+  const [first, last] = [0, batches.length - 1];
+  efficiency.mean = medianOfRounds(meanTimes[first], meanTimes[last], (a, b) => a / batches[first] / (b / batches[last]));
+  if (model.supportsMc) {
+    for (const samples of sampleCounts) {
+      // Per batch: the yardstick, then the MC request (fresh seed each round).
+      const tasks = batches.flatMap((b) => [
+        () => yardstick.run(b * samples),
+        (round: number) => model.predictPixels(pixels.get(b)!, b, { mode: 'mc', samples, seed: 1000 + round }),
+      ]);
+      const times = await interleavedMs(tasks, reps);
+      batches.forEach((_, i) => {
+        const [y, m] = [times[2 * i], times[2 * i + 1]];
+        rows[i].mc.push({ samples, ms: median(m), yardstickMs: median(y), ratio: medianOfRounds(m, y, (a, b) => a / b) });
+      });
+      const [m1, mB] = [times[2 * first + 1], times[2 * last + 1]];
+      efficiency[`MC S=${samples}`] = medianOfRounds(m1, mB, (a, b) => a / batches[first] / (b / batches[last]));
     }
-    rows.push(row);
   }
   const peak = peakRssMiB();
   await yardstick.release();
@@ -108,16 +119,10 @@ async function benchModel(dir: string): Promise<void> {
     });
     console.log(`| ${r.batch} | ${fmt(r.meanMs)} | ${mc.join(' | ')} |`);
   }
-  const [one, many] = [rows.find((r) => r.batch === 1), rows.find((r) => r.batch !== 1)];
-  if (one && many) {
-    // Per-image efficiency of the larger batch: (batch-1 time per image) / (batch-B time per image); >= 1 is as efficient.
-    const eff = (a: number, b: number) => (a / (b / many.batch)).toFixed(2);
-    const parts = [`mean ${eff(one.meanMs, many.meanMs)}`];
-    for (const s of sampleCounts) {
-      const [a, b] = [one.mc.find((x) => x.samples === s), many.mc.find((x) => x.samples === s)];
-      if (a && b) parts.push(`MC S=${s} ${eff(a.ms, b.ms)}`);
-    }
-    console.log(`\nPer-image efficiency of batch ${many.batch} relative to batch 1 (>= 1: at least as efficient): ${parts.join(', ')}`);
+  if (batches.length > 1) {
+    // (time per image at the first batch size) / (time per image at the last), median over rounds; >= 1: at least as efficient.
+    const parts = Object.entries(efficiency).map(([k, v]) => `${k} ${v.toFixed(2)}`);
+    console.log(`\nPer-image efficiency of batch ${batches[last]} relative to batch ${batches[first]} (>= 1: at least as efficient): ${parts.join(', ')}`);
   }
   console.log(`Peak RSS of the process during this model's runs: ${peak.toFixed(0)} MiB, the yardstick's [rows x K] product included`);
   if (mcMemory) {

@@ -1,6 +1,6 @@
-// Timing and memory helpers for the benchmark: medians over repetitions after warm-up, the
-// yardstick and the subject timed in alternation (so that load from other processes hits both
-// alike), and the resident-set high-water mark.
+// Timing and memory helpers for the benchmark: medians over repetitions after warm-up, tasks
+// timed in alternation (so that load from other processes hits them alike), and the
+// resident-set high-water mark.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 export function median(values: number[]): number {
@@ -15,38 +15,22 @@ async function timed(run: (rep: number) => Promise<unknown>, rep: number): Promi
   return performance.now() - start;
 }
 
-/** Median milliseconds of `run` over `reps` repetitions after `warmUp` untimed ones. */
-export async function medianMs(run: (rep: number) => Promise<unknown>, reps: number, warmUp = 2): Promise<number> {
-  for (let i = 0; i < warmUp; i++) await run(-1 - i);
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) times.push(await timed(run, i));
-  return median(times);
+/**
+ * Times the tasks in turn, round after round (after `warmUp` untimed rounds), so that load from
+ * other processes falls on all of them alike. Returns times[task][round] in milliseconds.
+ */
+export async function interleavedMs(tasks: ((round: number) => Promise<unknown>)[], rounds: number, warmUp = 2): Promise<number[][]> {
+  for (let i = 0; i < warmUp; i++) for (const task of tasks) await task(-1 - i);
+  const times = tasks.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, task] of tasks.entries()) times[i].push(await timed(task, round));
+  }
+  return times;
 }
 
-export interface PairedTiming {
-  subjectMs: number;
-  yardstickMs: number;
-  /** Median over the repetitions of subject / yardstick, each pair timed back to back. */
-  ratio: number;
-}
-
-/** Subject and yardstick in alternation: medians of each and the median of the per-pair ratios. */
-export async function pairedMs(subject: (rep: number) => Promise<unknown>, yardstick: () => Promise<unknown>, reps: number, warmUp = 2): Promise<PairedTiming> {
-  for (let i = 0; i < warmUp; i++) {
-    await subject(-1 - i);
-    await yardstick();
-  }
-  const s: number[] = [];
-  const y: number[] = [];
-  const ratios: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const ys = await timed(yardstick, i);
-    const ss = await timed(subject, i);
-    y.push(ys);
-    s.push(ss);
-    ratios.push(ss / ys);
-  }
-  return { subjectMs: median(s), yardstickMs: median(y), ratio: median(ratios) };
+/** Median over the rounds of a per-round quantity computed from two tasks' times. */
+export function medianOfRounds(a: number[], b: number[], combine: (a: number, b: number) => number): number {
+  return median(a.map((x, i) => combine(x, b[i])));
 }
 
 function statusMiB(field: 'VmRSS' | 'VmHWM'): number | undefined {
