@@ -66,6 +66,10 @@ interface ModelRow {
 async function benchModel(dir: string): Promise<void> {
   const checkpoint = await loadCheckpoint(dir);
   const { head, input } = checkpoint.manifest;
+  if (checkpoint.manifest.task !== 'classification') {
+    console.log(`\n### ${checkpoint.manifest.name}: skipped (task ${checkpoint.manifest.task}; the benchmark covers classification heads)`);
+    return;
+  }
   const W = checkpoint.weights.get('loc_layer/kernel')!.data;
   const model = await Model.load(checkpoint, engine, { maxImagePixels: 40_000_000, headMemoryBudgetBytes: MEMORY_BUDGET_BYTES });
   // Memory first, before the yardstick's session (its [rows x K] product stays in ORT's arena):
