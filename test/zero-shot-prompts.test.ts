@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkPrompts, fillTemplates, PromptError, PromptTokenizer, wordLevelTokenizerJson } from '../src/zeroshot/tokenizer.ts';
+
+const tokenizer = new PromptTokenizer(wordLevelTokenizerJson(['a', 'photo', 'of', 'red', 'circle', 'blue', 'square']));
+const limits = { maxLabels: 3, maxLabelLength: 20 };
+const templates = ['a photo of a {label}'];
+
+test('WordLevel tokenizer.json: lowercased, whitespace-split, unknown words reported', () => {
+  assert.deepEqual(tokenizer.encode('A Red circle'), { ids: [2, 5, 6], unknownWords: [] });
+  assert.deepEqual(tokenizer.encode('red hexagon'), { ids: [5, 1], unknownWords: ['hexagon'] });
+  assert.deepEqual(tokenizer.encode('   ').ids, []);
+});
+
+test('good labels and templates pass; templates are filled per label', () => {
+  checkPrompts(['red circle', 'blue square'], templates, tokenizer, limits);
+  assert.deepEqual(fillTemplates('red circle', ['a {label}', '{label}']), ['a red circle', 'red circle']);
+});
+
+const bad: Array<[string, string[], string[], RegExp]> = [
+  ['no labels', [], templates, /at least one label/],
+  ['duplicate labels', ['red circle', 'red circle'], templates, /duplicate label "red circle"/],
+  ['over-long label', ['red circle red circle red'], templates, /at most 20/],
+  ['too many labels', ['red', 'blue', 'circle', 'square'], templates, /4 labels, at most 3/],
+  ['label with no words', ['  '], templates, /contains no words/],
+  ['label of unknown words only', ['green hexagon'], templates, /does not know: green, hexagon/],
+  ['template without placeholder', ['red circle'], ['a photo'], /does not contain \{label\}/],
+];
+for (const [name, labels, temps, message] of bad) {
+  test(`refused: ${name}`, () => {
+    assert.throws(() => checkPrompts(labels, temps, tokenizer, limits), (e: unknown) => e instanceof PromptError && message.test(e.message));
+  });
+}
