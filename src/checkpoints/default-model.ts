@@ -2,6 +2,7 @@
 // weights in the Fashion-MNIST input shape, so that `npm start` serves something on a fresh
 // machine until trained checkpoints ship. `npm run make-test-checkpoint` regenerates it.
 import type { GenerateOptions } from './generate.ts';
+import type { InputSpec } from '../runtime/manifest.ts';
 
 export const DEFAULT_MODEL_NAME = 'hetxl-fashion-mnist-untrained';
 
@@ -18,6 +19,18 @@ export const FASHION_MNIST_LABELS = [
   'Ankle boot',
 ];
 
+/** 28 x 28 grayscale; mean and std of the Fashion-MNIST training pixels scaled to [0, 1]. */
+export const FASHION_MNIST_INPUT: InputSpec = {
+  height: 28,
+  width: 28,
+  channels: 1,
+  layout: 'NCHW',
+  resize: 'stretch',
+  scale: 1 / 255,
+  mean: [0.286],
+  std: [0.353],
+};
+
 export function defaultModelOptions(modelsDir: string): GenerateOptions {
   return {
     modelsDir,
@@ -28,16 +41,7 @@ export function defaultModelOptions(modelsDir: string): GenerateOptions {
       'UNTRAINED: the weights are seeded random numbers, so predictions and uncertainties mean nothing; ' +
       'it stands in until trained models ship.',
     head: { type: 'het-xl', covariance: 'param-efficient', D: 64, K: 10, R: 8, tau: 1, minScale: 1e-3 },
-    input: {
-      height: 28,
-      width: 28,
-      channels: 1,
-      layout: 'NCHW',
-      resize: 'stretch',
-      scale: 1 / 255,
-      mean: [0.286],
-      std: [0.353],
-    },
+    input: FASHION_MNIST_INPUT,
     mc: { defaultSamples: 1000, maxSamples: 10000 },
     labels: FASHION_MNIST_LABELS,
     provenance: { dataset: 'none (random weights; input shape and labels of Fashion-MNIST)', command: 'npm run make-test-checkpoint' },

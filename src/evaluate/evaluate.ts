@@ -1,0 +1,101 @@
+// Evaluates a checkpoint folder through the served path (loadCheckpoint -> Model ->
+// predictPixels on ONNX Runtime), in mean mode and, for noisy heads, with the MC predictive.
+// So the numbers describe exactly what `npm start` serves, not the training-time graph.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadCheckpoint } from '../runtime/checkpoint.ts';
+import { Model, type PredictMode } from '../runtime/model.ts';
+import { normalisePixels, type ImageSet } from '../train/fashion-mnist.ts';
+import { classificationMetrics, type Metrics } from './metrics.ts';
+import { reliabilityPng } from './reliability.ts';
+
+export interface EvaluateOptions {
+  /** MC samples S per image. */
+  samples: number;
+  /** Seed of the served MC noise. */
+  seed: number;
+  /** Images per predictPixels call. */
+  batchSize?: number;
+  /** ORT intra-op threads (0: ORT's choice). */
+  threads?: number;
+}
+
+export interface ModeReport extends Metrics {
+  mode: PredictMode;
+  samples?: number;
+  seed?: number;
+  seconds: number;
+}
+
+export interface EvaluationReport {
+  checkpoint: string;
+  name: string;
+  head: { type: string; D: number; K: number; R?: number; tau: number };
+  data: { description: string; count: number };
+  modes: ModeReport[];
+}
+
+/** Metrics without the per-bin table: what a manifest's provenance keeps. */
+export function summary(report: EvaluationReport): Record<string, { accuracy: number; nll: number; ece: number; brier: number; samples?: number }> {
+  return Object.fromEntries(
+    report.modes.map((m) => [m.mode, { accuracy: m.accuracy, nll: m.nll, ece: m.ece, brier: m.brier, ...(m.samples ? { samples: m.samples } : {}) }]),
+  );
+}
+
+export async function evaluateCheckpoint(dir: string, data: ImageSet, description: string, options: EvaluateOptions): Promise<EvaluationReport> {
+  const checkpoint = await loadCheckpoint(dir);
+  const { manifest } = checkpoint;
+  const pixelsPerImage = data.rows * data.cols;
+  const { height, width, channels } = manifest.input;
+  if (channels !== 1 || height !== data.rows || width !== data.cols) {
+    throw new Error(`${dir}: expects ${channels} x ${height} x ${width} input, the data has 1 x ${data.rows} x ${data.cols}`);
+  }
+  const model = await Model.load(
+    checkpoint,
+    { provider: 'cpu', threads: options.threads ?? 0 },
+    { maxImagePixels: pixelsPerImage, headMemoryBudgetBytes: 256 * 1024 * 1024 },
+  );
+  const inputs = normalisePixels(data.pixels, manifest.input);
+  const K = manifest.head.K;
+  const batchSize = options.batchSize ?? 500;
+  const modes: ModeReport[] = [];
+  try {
+    for (const mode of model.supportsMc ? (['mean', 'mc'] as const) : (['mean'] as const)) {
+      const started = Date.now();
+      const probs = new Float32Array(data.count * K);
+      for (let start = 0; start < data.count; start += batchSize) {
+        const n = Math.min(batchSize, data.count - start);
+        const batch = inputs.subarray(start * pixelsPerImage, (start + n) * pixelsPerImage);
+        const predictions = await model.predictPixels(batch, n, { mode, samples: options.samples, seed: options.seed });
+        predictions.forEach((p, i) => probs.set(p.probs, (start + i) * K));
+      }
+      const metrics = classificationMetrics(probs, K, data.labels);
+      const seconds = (Date.now() - started) / 1000;
+      modes.push({ mode, ...(mode === 'mc' ? { samples: options.samples, seed: options.seed } : {}), ...metrics, seconds });
+    }
+  } finally {
+    await model.dispose();
+  }
+  const { type, D, R, tau } = manifest.head;
+  return {
+    checkpoint: dir,
+    name: manifest.name,
+    head: { type, D, K, ...(R !== undefined && type !== 'det' ? { R } : {}), tau },
+    data: { description, count: data.count },
+    modes,
+  };
+}
+
+/** evaluation.json and reliability-<mode>.png into `outDir`; returns the written paths. */
+export async function writeEvaluation(report: EvaluationReport, outDir: string): Promise<string[]> {
+  await mkdir(outDir, { recursive: true });
+  const written = [join(outDir, 'evaluation.json')];
+  await writeFile(written[0], JSON.stringify(report, null, 2) + '\n');
+  for (const m of report.modes) {
+    const file = join(outDir, `reliability-${m.mode}.png`);
+    const label = m.mode === 'mc' ? `MC predictive, S = ${m.samples}` : 'mean mode';
+    await writeFile(file, await reliabilityPng(m, `${report.name}: ${label}`));
+    written.push(file);
+  }
+  return written;
+}

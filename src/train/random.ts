@@ -1,0 +1,45 @@
+// Seeded uniform numbers for the training run: shuffling, label noise and parameter init.
+// tfjs has no seedable generator for host-side index work, and the project's other generators
+// (src/noise/normal.ts, src/checkpoints/generate.ts) only hand out normals, so this is
+// mulberry32 (32-bit state, period 2^32: plenty for a few million draws) with a key per use.
+
+/** FNV-1a of a string: turns a purpose ("shuffle", "label-noise") into a stream key. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** Uniform numbers in [0, 1) for (seed, key); the same pair always gives the same stream. */
+export function uniformStream(seed: number, key: string): () => number {
+  let state = (fnv1a(key) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
+export function permutation(n: number, next: () => number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    const tmp = order[i];
+    order[i] = order[j];
+    order[j] = tmp;
+  }
+  return order;
+}
+
+/** A 31-bit seed for tf.randomNormal, distinct per (run seed, step, purpose). */
+export function stepSeed(seed: number, step: number, key: string): number {
+  const next = uniformStream(seed ^ Math.imul(step + 1, 0x85ebca6b), key);
+  return Math.floor(next() * 0x7fffffff);
+}
