@@ -149,15 +149,31 @@ test('a tensor does not depend on which other tensors the head has', async () =>
 
 const repoModels = fileURLToPath(new URL('../models', import.meta.url));
 
-test('the committed default model is what make-test-checkpoint generates, and it loads', async () => {
-  const parent = await freshParent();
-  const generated = await generateCheckpoint(defaultModelOptions(parent));
-  const committed = join(repoModels, DEFAULT_MODEL_NAME);
-  assert.deepEqual((await readdir(committed)).sort(), [...generated.files].sort());
-  for (const f of generated.files) {
-    assert.deepEqual(await readFile(join(generated.dir, f)), await readFile(join(committed, f)), `${f} differs: run npm run make-test-checkpoint`);
+test('the bundled models are trained checkpoints that load, with provenance and test-set metrics', async () => {
+  for (const [name, type] of [['hetxl-fashion-mnist', 'het-xl'], ['det-fashion-mnist', 'det']] as const) {
+    const ckpt = await loadCheckpoint(join(repoModels, name));
+    assert.equal(ckpt.manifest.head.type, type);
+    assert.notEqual(ckpt.manifest.untrained, true);
+    assert.deepEqual(ckpt.labels, FASHION_MNIST_LABELS);
+    const provenance = ckpt.manifest.provenance as { command: string; labelNoise: { rate: number }; evaluation: { mean: { accuracy: number } } };
+    assert.match(provenance.command, /^npm run train -- /);
+    assert.equal(provenance.labelNoise.rate, 0.4);
+    assert.ok(provenance.evaluation.mean.accuracy > 0.8, `${name} test accuracy ${provenance.evaluation.mean.accuracy}`);
   }
-  const ckpt = await loadCheckpoint(committed);
+  const hetxl = await loadCheckpoint(join(repoModels, 'hetxl-fashion-mnist'));
+  assert.ok(hetxl.manifest.head.temperature, 'HET-XL keeps its learned temperature t and bounds');
+});
+
+test('make-test-checkpoint generates the untrained model deterministically, and it loads', async () => {
+  // The untrained model is no longer bundled (models/ ships trained checkpoints); it stays
+  // available through `npm run make-test-checkpoint`.
+  const generated = await generateCheckpoint(defaultModelOptions(await freshParent()));
+  const again = await generateCheckpoint(defaultModelOptions(await freshParent()));
+  for (const f of generated.files) {
+    assert.deepEqual(await readFile(join(generated.dir, f)), await readFile(join(again.dir, f)), `${f} differs between two generations`);
+  }
+  assert.equal(generated.manifest.name, DEFAULT_MODEL_NAME);
+  const ckpt = await loadCheckpoint(generated.dir);
   assert.equal(ckpt.manifest.head.type, 'het-xl');
   assert.equal(ckpt.manifest.head.covariance, 'param-efficient');
   assert.deepEqual([ckpt.manifest.head.D, ckpt.manifest.head.K, ckpt.manifest.head.R, ckpt.manifest.head.tau], [64, 10, 8, 1]);
@@ -172,7 +188,7 @@ test('the committed default model is what make-test-checkpoint generates, and it
 
 test('generated HET-XL weights give non-degenerate predictions: MC predictive differs visibly from mean mode', async () => {
   // A float64 reference of the parameter-efficient HET-XL head (method.md), independent of src/heads.
-  const ckpt = await loadCheckpoint(join(repoModels, DEFAULT_MODEL_NAME));
+  const ckpt = await loadCheckpoint((await generateCheckpoint(defaultModelOptions(await freshParent()))).dir);
   const { D, K, R } = ckpt.manifest.head as { D: number; K: number; R: number };
   const w = (n: string) => ckpt.weights.get(n)!.data;
   const dense = (phi: number[], kernel: Float32Array, bias: Float32Array, N: number) =>

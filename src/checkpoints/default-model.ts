@@ -1,6 +1,6 @@
-// The bundled default model, models/hetxl-fashion-mnist-untrained: a HET-XL head with random
-// weights in the Fashion-MNIST input shape, so that `npm start` serves something on a fresh
-// machine until trained checkpoints ship. `npm run make-test-checkpoint` regenerates it.
+// The untrained default model, hetxl-fashion-mnist-untrained: a HET-XL head with random weights
+// in the Fashion-MNIST input shape. No longer bundled (models/ ships the trained checkpoints of
+// `npm run train`); `npm run make-test-checkpoint` still writes it, for tests and benchmarks.
 import type { GenerateOptions } from './generate.ts';
 import type { InputSpec } from '../runtime/manifest.ts';
 
