@@ -27,20 +27,42 @@ function param(values: Map<string, ParamValue>, name: string): ParamValue {
   return v;
 }
 
-/** backbone.onnx: image -> Flatten -> Gemm -> Relu -> Gemm -> Tanh -> prelogits [B, D]. */
-export function buildBackboneOnnx(values: Map<string, ParamValue>, input: InputSpec, D: number): Uint8Array {
+/** One dense layer of an MLP backbone: y = act(x kernel + bias), kernel [in, out]. */
+export interface DenseLayer {
+  kernel: ParamValue;
+  bias: ParamValue;
+  activation?: 'Relu' | 'Tanh';
+}
+
+/**
+ * An MLP as backbone.onnx: image (NCHW or NHWC as `input.layout`, dynamic batch) -> Flatten ->
+ * (Gemm -> activation) per layer -> prelogits [B, D]. Flatten keeps the layout's memory order,
+ * so the first kernel's rows follow it (HWC order for NHWC).
+ */
+export function buildMlpOnnx(layers: DenseLayer[], input: InputSpec, D: number, docString: string): Uint8Array {
   const { channels: C, height: H, width: W } = input;
   const g = new GraphBuilder('mlp_backbone');
   const image = g.input(BACKBONE_INPUT, input.layout === 'NHWC' ? ['B', H, W, C] : ['B', C, H, W]);
-  const dense = (x: string, kernelName: string, biasName: string) => {
-    const k = param(values, kernelName);
-    const b = param(values, biasName);
-    return g.op('Gemm', [x, g.initializer('kernel', k.data, k.dims), g.initializer('bias', b.data, b.dims)]);
-  };
-  const hidden = g.op('Relu', [dense(g.op('Flatten', [image], { axis: 1 }), BACKBONE_PARAMS.hiddenKernel, BACKBONE_PARAMS.hiddenBias)]);
-  const phi = g.op('Tanh', [dense(hidden, BACKBONE_PARAMS.outKernel, BACKBONE_PARAMS.outBias)]);
-  g.output(phi, BACKBONE_OUTPUT, ['B', D]);
-  return g.toBytes('MLP backbone trained with tfjs: tanh(relu(flatten(image) W1 + b1) W2 + b2), written by hetxl-serve/src/train/export.ts');
+  let x = g.op('Flatten', [image], { axis: 1 });
+  for (const { kernel: k, bias: b, activation } of layers) {
+    x = g.op('Gemm', [x, g.initializer('kernel', k.data, k.dims), g.initializer('bias', b.data, b.dims)]);
+    if (activation) x = g.op(activation, [x]);
+  }
+  g.output(x, BACKBONE_OUTPUT, ['B', D]);
+  return g.toBytes(docString);
+}
+
+/** backbone.onnx: image -> Flatten -> Gemm -> Relu -> Gemm -> Tanh -> prelogits [B, D]. */
+export function buildBackboneOnnx(values: Map<string, ParamValue>, input: InputSpec, D: number): Uint8Array {
+  return buildMlpOnnx(
+    [
+      { kernel: param(values, BACKBONE_PARAMS.hiddenKernel), bias: param(values, BACKBONE_PARAMS.hiddenBias), activation: 'Relu' },
+      { kernel: param(values, BACKBONE_PARAMS.outKernel), bias: param(values, BACKBONE_PARAMS.outBias), activation: 'Tanh' },
+    ],
+    input,
+    D,
+    'MLP backbone trained with tfjs: tanh(relu(flatten(image) W1 + b1) W2 + b2), written by hetxl-serve/src/train/export.ts',
+  );
 }
 
 /** The manifest of a trained network (tau and, when learned, its t and bounds). */

@@ -5,6 +5,9 @@
 // training split, so zero-shot accuracy on them measures composition of words the text tower
 // saw only in other combinations. Rasterised here by hand (a point-in-shape test per pixel):
 // 32x32 images need no drawing library and sharp would add an async PNG round trip per image.
+// Random numbers: the project's seeded uniform stream (src/train/random.ts), key "shapes".
+
+import { uniformStream } from '../train/random.ts';
 
 export const IMAGE_SIZE = 32;
 export const CHANNELS = 3;
@@ -71,18 +74,6 @@ export interface ShapesDataset {
 /** Which colour–shape pairs a split may draw: training excludes HELD_OUT, heldout is only them. */
 export type Split = 'train' | 'heldout' | 'all';
 
-/** mulberry32: a tiny seeded uniform generator; the dataset needs reproducibility, not quality. */
-function uniformGenerator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pick<T>(items: readonly T[], uniform: () => number): T {
   return items[Math.floor(uniform() * items.length)];
 }
@@ -143,7 +134,7 @@ export function captionVocabulary(): string[] {
 
 /** count scenes of the split, deterministic for seed; noise is the pixel noise amplitude. */
 export function generateShapes(count: number, seed: number, split: Split, noise = 0.04): ShapesDataset {
-  const uniform = uniformGenerator(seed);
+  const uniform = uniformStream(seed, 'shapes');
   const pairs = COLOUR_NAMES.flatMap((c) => SHAPE_NAMES.map((s) => [c, s] as const)).filter(
     ([c, s]) => split === 'all' || (split === 'heldout') === isHeldOut(c, s),
   );
