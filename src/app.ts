@@ -12,6 +12,7 @@ import type { App } from './http/context.ts';
 import healthRoutes from './http/routes/health.ts';
 import modelRoutes from './http/routes/models.ts';
 import predictRoutes from './http/routes/predict.ts';
+import zeroShotRoutes from './http/routes/zero-shot.ts';
 import { ErrorResponse } from './http/schemas.ts';
 
 export interface BuildOptions {
@@ -48,9 +49,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     limits: {
       fileSize: config.bodyLimitBytes,
       files: config.maxImagesPerRequest,
-      fields: 16,
-      fieldSize: 1024,
-      parts: config.maxImagesPerRequest + 16,
+      // Zero-shot labels and templates may come as one field each (repeated fields).
+      fields: 16 + config.maxZeroShotLabels + config.maxZeroShotTemplates,
+      fieldSize: Math.max(1024, 8 * config.maxLabelLength * Math.max(config.maxZeroShotLabels, config.maxZeroShotTemplates)),
+      parts: config.maxImagesPerRequest + 16 + config.maxZeroShotLabels + config.maxZeroShotTemplates,
     },
   });
 
@@ -62,6 +64,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'models', description: 'Loaded models and their metadata' },
         { name: 'inference', description: 'Classification and predictive distributions' },
+        { name: 'zero-shot', description: 'Classification over labels given in the request (zero-shot models)' },
       ],
     },
   });
@@ -72,7 +75,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (!registry) {
     registry = new ModelRegistry(
       { provider: config.ortProvider, threads: config.ortThreads },
-      { maxImagePixels: config.maxImagePixels, headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024 },
+      { maxImagePixels: config.maxImagePixels, headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024, textCacheSize: config.textCacheSize },
       app.log,
     );
     void registry.loadAll(config.modelsDir);
@@ -81,6 +84,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(healthRoutes, context);
   await app.register(modelRoutes, context);
   await app.register(predictRoutes, context);
+  await app.register(zeroShotRoutes, context);
   const owned = !options.registry;
   app.addHook('onClose', async () => {
     if (owned) await registry.dispose();

@@ -21,6 +21,14 @@ export const ConfigSchema = Type.Object({
   maxTopK: Type.Integer({ minimum: 1, default: 100 }),
   /** Working-memory budget of one head's MC computation; samples are processed in chunks to stay under it. */
   headMemoryBudgetMB: Type.Integer({ minimum: 16, default: 512 }),
+  /** Zero-shot: most labels in one request. */
+  maxZeroShotLabels: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  /** Zero-shot: most templates in one request. */
+  maxZeroShotTemplates: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
+  /** Zero-shot: longest label or template, in characters. */
+  maxLabelLength: Type.Integer({ minimum: 1, maximum: 10_000, default: 200 }),
+  /** Zero-shot: prompt embeddings kept per model (LRU). */
+  textCacheSize: Type.Integer({ minimum: 1, default: 10_000 }),
   ortProvider: Type.Union([Type.Literal('auto'), Type.Literal('cpu'), Type.Literal('cuda')], { default: 'auto' }),
   /** ORT intra-op threads; 0 lets ORT pick one per physical core. */
   ortThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
@@ -39,6 +47,10 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   maxSamples: 'MAX_SAMPLES',
   maxTopK: 'MAX_TOP_K',
   headMemoryBudgetMB: 'HEAD_MEMORY_BUDGET_MB',
+  maxZeroShotLabels: 'MAX_ZERO_SHOT_LABELS',
+  maxZeroShotTemplates: 'MAX_ZERO_SHOT_TEMPLATES',
+  maxLabelLength: 'MAX_LABEL_LENGTH',
+  textCacheSize: 'TEXT_CACHE_SIZE',
   ortProvider: 'ORT_PROVIDER',
   ortThreads: 'ORT_THREADS',
 };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { checkPrompts, fillTemplates, PromptError, PromptTokenizer, wordLevelTokenizerJson } from '../src/zeroshot/tokenizer.ts';
 
 const tokenizer = new PromptTokenizer(wordLevelTokenizerJson(['a', 'photo', 'of', 'red', 'circle', 'blue', 'square']));
-const limits = { maxLabels: 3, maxLabelLength: 20 };
+const limits = { maxLabels: 3, maxLabelLength: 20, maxTemplates: 2 };
 const templates = ['a photo of a {label}'];
 
 test('WordLevel tokenizer.json: lowercased, whitespace-split, unknown words reported', () => {
@@ -17,17 +17,23 @@ test('good labels and templates pass; templates are filled per label', () => {
   assert.deepEqual(fillTemplates('red circle', ['a {label}', '{label}']), ['a red circle', 'red circle']);
 });
 
-const bad: Array<[string, string[], string[], RegExp]> = [
-  ['no labels', [], templates, /at least one label/],
-  ['duplicate labels', ['red circle', 'red circle'], templates, /duplicate label "red circle"/],
-  ['over-long label', ['red circle red circle red'], templates, /at most 20/],
-  ['too many labels', ['red', 'blue', 'circle', 'square'], templates, /4 labels, at most 3/],
-  ['label with no words', ['  '], templates, /contains no words/],
-  ['label of unknown words only', ['green hexagon'], templates, /does not know: green, hexagon/],
-  ['template without placeholder', ['red circle'], ['a photo'], /does not contain \{label\}/],
+const bad: Array<[string, string[], string[], string, RegExp]> = [
+  ['no labels', [], templates, 'NO_LABELS', /at least one label/],
+  ['duplicate labels', ['red circle', 'red circle'], templates, 'DUPLICATE_LABEL', /duplicate label "red circle"/],
+  ['over-long label', ['red circle red circle red'], templates, 'LABEL_TOO_LONG', /at most 20/],
+  ['too many labels', ['red', 'blue', 'circle', 'square'], templates, 'TOO_MANY_LABELS', /4 labels, at most 3/],
+  ['label with no words', ['  '], templates, 'EMPTY_LABEL', /contains no words/],
+  ['label of unknown words only', ['green hexagon'], templates, 'UNKNOWN_WORDS', /does not know: green, hexagon/],
+  ['template without placeholder', ['red circle'], ['a photo'], 'TEMPLATE_WITHOUT_LABEL', /does not contain \{label\}/],
+  ['no templates', ['red circle'], [], 'NO_TEMPLATES', /at least one template/],
+  ['too many templates', ['red circle'], ['{label}', 'a {label}', 'of {label}'], 'TOO_MANY_TEMPLATES', /3 templates, at most 2/],
+  ['over-long template', ['red circle'], ['a photo of a photo of {label}'], 'TEMPLATE_TOO_LONG', /at most 20/],
 ];
-for (const [name, labels, temps, message] of bad) {
+for (const [name, labels, temps, code, message] of bad) {
   test(`refused: ${name}`, () => {
-    assert.throws(() => checkPrompts(labels, temps, tokenizer, limits), (e: unknown) => e instanceof PromptError && message.test(e.message));
+    assert.throws(
+      () => checkPrompts(labels, temps, tokenizer, limits),
+      (e: unknown) => e instanceof PromptError && e.code === code && message.test(e.message),
+    );
   });
 }

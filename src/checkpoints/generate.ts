@@ -15,7 +15,10 @@ import {
   type Covariance,
   type HeadType,
   type InputSpec,
+  type ZeroShotSpec,
 } from '../runtime/manifest.ts';
+import { buildTextTower } from '../zeroshot/text-tower.ts';
+import { wordLevelTokenizerJson } from '../zeroshot/tokenizer.ts';
 
 export const GENERATOR_ID = 'hetxl-serve/src/checkpoints/generate.ts';
 
@@ -46,6 +49,11 @@ export interface GenerateOptions {
   labels?: string[];
   /** Merged over { generator, seed }. */
   provenance?: Record<string, unknown>;
+  /**
+   * Makes a zero-shot checkpoint: no labels.txt or loc_layer, a random text tower over this
+   * vocabulary (tokenizer.json: WordLevel) with token width `textWidth` (default 8).
+   */
+  zeroShot?: { vocabulary: string[]; templates?: string[]; imageNormalisation?: ZeroShotSpec['imageNormalisation']; textWidth?: number };
 }
 
 export interface GeneratedCheckpoint {
@@ -202,7 +210,7 @@ export function buildManifest(options: GenerateOptions): Manifest {
     description:
       options.description ??
       `Untrained ${h.type} checkpoint with seeded random weights (seed ${seed}); its predictions mean nothing.`,
-    task: 'classification',
+    task: options.zeroShot ? 'zero-shot' : 'classification',
     untrained: true,
     head,
     input: {
@@ -216,6 +224,9 @@ export function buildManifest(options: GenerateOptions): Manifest {
       std: i.std ?? Array.from({ length: channels }, () => 0.25),
     },
     mc: { defaultSamples: options.mc?.defaultSamples ?? 1000, maxSamples: options.mc?.maxSamples ?? 10000 },
+    ...(options.zeroShot
+      ? { zeroShot: { templates: options.zeroShot.templates ?? ['{label}'], imageNormalisation: options.zeroShot.imageNormalisation ?? 'after-noise' } }
+      : {}),
     provenance: { generator: GENERATOR_ID, seed, ...(options.provenance ?? {}) },
   };
   if (!Value.Check(Manifest, manifest)) {
@@ -225,13 +236,17 @@ export function buildManifest(options: GenerateOptions): Manifest {
   return manifest;
 }
 
-/** Writes manifest.json, backbone.onnx, head.safetensors and labels.txt into `<modelsDir>/<name>`. */
+/**
+ * Writes manifest.json, backbone.onnx, head.safetensors and labels.txt into `<modelsDir>/<name>`;
+ * for zero-shot options, text.onnx and tokenizer.json instead of labels.txt.
+ */
 export async function generateCheckpoint(options: GenerateOptions): Promise<GeneratedCheckpoint> {
   const manifest = buildManifest(options);
   const seed = options.seed ?? 0;
   const { head, input } = manifest;
+  const zeroShot = options.zeroShot;
   const labels = options.labels ?? syntheticLabels(head.K);
-  if (labels.length !== head.K) throw new Error(`generateCheckpoint: ${labels.length} labels for K = ${head.K}`);
+  if (!zeroShot && labels.length !== head.K) throw new Error(`generateCheckpoint: ${labels.length} labels for K = ${head.K}`);
   if (new Set(labels).size !== labels.length || labels.some((l) => l.trim() === '' || /[\r\n]/.test(l))) {
     throw new Error('generateCheckpoint: labels must be unique, non-empty and single-line');
   }
@@ -244,13 +259,32 @@ export async function generateCheckpoint(options: GenerateOptions): Promise<Gene
 
   const R = head.R ?? 1;
   const noiseStd = head.type === 'het' ? 1.0 : 0.3;
-  const specs: TensorSpec[] = headParamShapes(head).map((p) => ({ name: p.name, dims: p.dims }));
+  const specs: TensorSpec[] = headParamShapes(head)
+    .filter((p) => !(zeroShot && p.name.startsWith('loc_layer/')))
+    .map((p) => ({ name: p.name, dims: p.dims }));
   await writeSafetensorsFile(join(dir, 'head.safetensors'), specs, (spec) => {
     const { mean, std } = weightDistribution(spec.name, head.D, R, noiseStd);
     return gaussianChunks(seed, spec.name, spec.dims.reduce((a, b) => a * b, 1), mean, std);
   });
   await writeFile(join(dir, 'backbone.onnx'), buildRandomBackbone(input, head.D, seed));
-  await writeFile(join(dir, 'labels.txt'), labels.join('\n') + '\n');
+  const files = ['manifest.json', 'backbone.onnx', 'head.safetensors'];
+  if (zeroShot) {
+    const width = zeroShot.textWidth ?? 8;
+    const vocabulary = zeroShot.vocabulary.length + 2; // [PAD], [UNK], then the words
+    const tower = buildTextTower({
+      tokenEmbeddings: gaussian(seed, 'text/token_embeddings', vocabulary * width, 0, 1),
+      projection: gaussian(seed, 'text/projection', width * head.D, 0, 1 / Math.sqrt(width)),
+      vocabulary,
+      width,
+      dim: head.D,
+    });
+    await writeFile(join(dir, 'text.onnx'), tower);
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(wordLevelTokenizerJson(zeroShot.vocabulary)) + '\n');
+    files.push('text.onnx', 'tokenizer.json');
+  } else {
+    await writeFile(join(dir, 'labels.txt'), labels.join('\n') + '\n');
+    files.push('labels.txt');
+  }
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  return { dir, manifest, files: ['manifest.json', 'backbone.onnx', 'head.safetensors', 'labels.txt'] };
+  return { dir, manifest, files };
 }

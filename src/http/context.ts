@@ -3,8 +3,9 @@
 import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
-import type { ModelRegistry } from '../runtime/registry.ts';
+import type { ModelRegistry, ServedModel } from '../runtime/registry.ts';
 import type { Model } from '../runtime/model.ts';
+import type { ZeroShotModel } from '../runtime/zero-shot-model.ts';
 import { HttpError } from './errors.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -15,7 +16,7 @@ export interface RouteContext {
 }
 
 /** The ready model called `name`, or the 404 / 503 that explains why there is none. */
-export function requireModel(registry: ModelRegistry, name: string): Model {
+export function requireModel(registry: ModelRegistry, name: string): ServedModel {
   const entry = registry.get(name);
   if (!entry) {
     const known = registry.list().map((e) => e.name);
@@ -26,4 +27,22 @@ export function requireModel(registry: ModelRegistry, name: string): Model {
     throw new HttpError(503, 'MODEL_UNAVAILABLE', `model '${name}' failed to load: ${entry.error?.file}: ${entry.error?.problem}`);
   }
   return entry.model;
+}
+
+/** requireModel, and a 400 naming the right endpoint when the model is a zero-shot one. */
+export function requireClassifier(registry: ModelRegistry, name: string): Model {
+  const model = requireModel(registry, name);
+  if (model.task !== 'classification') {
+    throw new HttpError(400, 'WRONG_TASK', `model '${name}' is a zero-shot model: POST /v1/models/${name}/zero-shot with labels`);
+  }
+  return model;
+}
+
+/** requireModel, and a 400 naming the right endpoints when the model is a classifier. */
+export function requireZeroShot(registry: ModelRegistry, name: string): ZeroShotModel {
+  const model = requireModel(registry, name);
+  if (model.task !== 'zero-shot') {
+    throw new HttpError(400, 'WRONG_TASK', `model '${name}' classifies into its own ${model.K} labels: use /v1/models/${name}/classify or /predictive`);
+  }
+  return model;
 }

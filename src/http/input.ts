@@ -9,7 +9,7 @@ export interface InputLimits {
 
 export interface RequestInput {
   images: Buffer[];
-  /** Option fields from the JSON body or multipart fields (strings for multipart). */
+  /** Option fields from the JSON body or multipart fields (strings for multipart, lists of strings when repeated). */
   fields: Record<string, unknown>;
 }
 
@@ -67,7 +67,9 @@ async function readParts(request: FastifyRequest, limits: InputLimits): Promise<
       }
       images.push(data);
     } else {
-      fields[part.fieldname] = part.value;
+      // A repeated field (labels=a, labels=b) becomes a list, in order.
+      const previous = fields[part.fieldname];
+      fields[part.fieldname] = previous === undefined ? part.value : [...(Array.isArray(previous) ? previous : [previous]), part.value];
     }
   }
   if (images.length === 0) throw badRequest('NO_IMAGES', 'multipart body has no file part');

@@ -1,6 +1,7 @@
 // Request options (mode, samples, seed, topK, encoding): merged from the query string and the
 // body, converted, and checked against the model's and the server's limits.
-import type { Model, PredictOptions } from '../runtime/model.ts';
+import type { PredictOptions } from '../runtime/model.ts';
+import type { ServedModel } from '../runtime/registry.ts';
 import { badRequest } from './errors.ts';
 import { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
 
@@ -50,7 +51,8 @@ function integer(raw: unknown, name: string): number | undefined {
   return raw;
 }
 
-export function resolveOptions(model: Model, raw: Record<string, unknown>, limits: OptionLimits): ResolvedOptions {
+/** `K` is the number of classes the request ranks: the model's K, or a zero-shot request's labels. */
+export function resolveOptions(model: ServedModel, raw: Record<string, unknown>, limits: OptionLimits, K: number = model.K): ResolvedOptions {
   const mode = raw.mode ?? model.defaultMode;
   if (mode !== 'mean' && mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'mode' must be 'mean' or 'mc', got '${String(mode)}'`);
   if (mode === 'mc' && !model.supportsMc) {
@@ -66,10 +68,10 @@ export function resolveOptions(model: Model, raw: Record<string, unknown>, limit
   const seed = integer(raw.seed, 'seed') ?? DEFAULT_SEED;
   if (seed < 0 || seed > 0xffffffff) throw badRequest('SEED_OUT_OF_RANGE', `seed must be between 0 and 4294967295, got ${seed}`);
 
-  const maxTopK = Math.min(model.K, limits.maxTopK);
+  const maxTopK = Math.min(K, limits.maxTopK);
   const topK = integer(raw.topK, 'topK') ?? Math.min(DEFAULT_TOP_K, maxTopK);
   if (topK < 1 || topK > maxTopK) {
-    throw badRequest('TOPK_OUT_OF_RANGE', `topK must be between 1 and ${maxTopK} for model ${model.name} (K = ${model.K}), got ${topK}`);
+    throw badRequest('TOPK_OUT_OF_RANGE', `topK must be between 1 and ${maxTopK} for model ${model.name} (K = ${K}), got ${topK}`);
   }
 
   const encoding = (raw.encoding ?? 'json') as Encoding;
@@ -82,7 +84,7 @@ export function resolveOptions(model: Model, raw: Record<string, unknown>, limit
     throw badRequest('INVALID_OPTION', `option 'estimator' must be one of ${ESTIMATORS.join(', ')}, got '${String(estimator)}'`);
   }
 
-  const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, model.K);
-  if (topN < 1 || topN > model.K) throw badRequest('TOPN_OUT_OF_RANGE', `topN must be between 1 and K = ${model.K} for model ${model.name}, got ${topN}`);
+  const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, K);
+  if (topN < 1 || topN > K) throw badRequest('TOPN_OUT_OF_RANGE', `topN must be between 1 and K = ${K} for model ${model.name}, got ${topN}`);
   return { mode, samples, seed, topK, encoding, estimator, topN };
 }

@@ -1,7 +1,7 @@
 // TypeBox schemas of the HTTP surface. Fastify validates and serialises with them, and
 // src/cli/openapi.ts turns them into openapi/openapi.json: one source for both.
 import { Type, type Static } from '@sinclair/typebox';
-import { HeadSpec, InputSpec } from '../runtime/manifest.ts';
+import { HeadSpec, InputSpec, ZeroShotSpec } from '../runtime/manifest.ts';
 
 export const ErrorResponse = Type.Object(
   {
@@ -81,6 +81,28 @@ export const predictiveBody = {
   },
 };
 
+const Labels = Type.Array(Type.String(), {
+  description: 'The classes to choose from, 1 to MAX_ZERO_SHOT_LABELS, no duplicates, each at most MAX_LABEL_LENGTH characters with at least one word the text tower knows.',
+});
+const Templates = Type.Array(Type.String(), {
+  description: "Prompt templates containing {label} (default: the model's zeroShot.templates). A label's text embedding is the renormalised mean over its prompts.",
+});
+export const ZeroShotQuery = Type.Object(ClassifyOptionFields, { additionalProperties: false });
+export const ZeroShotJsonBody = Type.Object(
+  { images: Type.Array(Base64Image, { minItems: 1, description: 'One or more images.' }), labels: Labels, templates: Type.Optional(Templates), ...ClassifyOptionFields },
+  { additionalProperties: false },
+);
+export const zeroShotBody = {
+  content: {
+    'application/json': { schema: ZeroShotJsonBody },
+    'multipart/form-data': {
+      schema: MultipartBody(
+        'One or more file parts, a `labels` field per label (or one `labels` field holding a JSON array of strings), optional `templates` fields alike, plus optional option fields (mode, samples, seed, estimator, topK).',
+      ),
+    },
+  },
+};
+
 export const Statistics = Type.Object(
   {
     predictiveEntropy: Type.Number({ description: 'H[p_hat] in nats (total uncertainty). In mean mode, the entropy of the mean-mode softmax.' }),
@@ -117,6 +139,14 @@ export const ClassifyResponse = Type.Object({
   predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics }), { description: 'One entry per image, in request order.' }),
 });
 export type ClassifyResponse = Static<typeof ClassifyResponse>;
+
+export const ZeroShotResponse = Type.Object({
+  ...RunInfo,
+  templates: Type.Array(Type.String(), { description: 'The templates used.' }),
+  predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics }), {
+    description: "One entry per image, in request order; index is the label's position in the request's labels.",
+  }),
+});
 
 const FloatArray = Type.Union([
   Type.Array(Type.Number(), { description: "encoding 'json' (K values) or 'top-n' (aligned with probabilities.indices)" }),
@@ -168,6 +198,7 @@ export const ModelDetails = Type.Object({
   provider: Type.String(),
   input: InputSpec,
   defaults: Type.Object({ mode: Mode, samples: Type.Integer(), maxSamples: Type.Integer(), topK: Type.Integer(), maxTopK: Type.Integer(), seed: Type.Integer() }),
+  zeroShot: Type.Optional(ZeroShotSpec),
   provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type ModelDetails = Static<typeof ModelDetails>;

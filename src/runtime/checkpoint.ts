@@ -4,13 +4,12 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import onnxProto from 'onnx-proto';
 import { headParamShapes } from '../heads/params.ts';
 import type { HeadWeights } from '../heads/types.ts';
-import { BACKBONE_INPUT, BACKBONE_OUTPUT, FORMAT_VERSION, Manifest } from './manifest.ts';
+import { FORMAT_VERSION, Manifest } from './manifest.ts';
+import { validateBackbone, validateTextTower } from './onnx-checks.ts';
+import { PromptTokenizer } from '../zeroshot/tokenizer.ts';
 import { readSafetensors, SafetensorsError } from './safetensors.ts';
-
-const { onnx } = onnxProto;
 
 export const CHECKPOINT_FILES = {
   manifest: 'manifest.json',
@@ -30,6 +29,8 @@ export interface Checkpoint {
   weights: HeadWeights;
   /** K class names for classification models; empty for zero-shot models. */
   labels: string[];
+  /** Zero-shot models only: text.onnx bytes (I/O checked) and the parsed tokenizer.json. */
+  text?: { tower: Uint8Array; tokenizer: Record<string, unknown> };
 }
 
 /** A checkpoint that cannot be served. `file` is the path of the offending file (or folder). */
@@ -125,6 +126,11 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
   if (m.task === 'zero-shot' && h.type === 'het') {
     fail('zero-shot models need head type det or het-xl (HET noise lives on the K logits, unknown before the request)');
   }
+  if (m.task === 'zero-shot' && h.type === 'het-xl' && h.covariance !== 'param-efficient') {
+    fail('zero-shot het-xl heads must use covariance "param-efficient" (the full form is not implemented for zero-shot)');
+  }
+  if (m.task === 'zero-shot' && !m.zeroShot) fail('task zero-shot needs a zeroShot section (templates, imageNormalisation)');
+  if (m.task === 'classification' && m.zeroShot) fail('zeroShot section given for a classification model (only task zero-shot reads it)');
   if (m.name !== folderName) {
     fail(`manifest name "${m.name}" differs from the folder name "${folderName}" (they must be equal: the folder name is the model's name)`);
   }
@@ -190,96 +196,12 @@ export function parseLabels(text: string, K: number, file: string): string[] {
   return lines;
 }
 
-// --- backbone.onnx ------------------------------------------------------------------------------
-
-type Dim = number | string | undefined; // static size, symbolic name, or unknown
-
-function longToNumber(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (v && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
-  return Number(v);
-}
-
-function shapeOf(vi: onnxProto.onnx.IValueInfoProto): { elemType?: number; dims?: Dim[] } {
-  const tt = vi.type?.tensorType;
-  if (!tt) return {};
-  const elemType = tt.elemType ?? undefined;
-  if (!tt.shape) return { elemType };
-  const dims = (tt.shape.dim ?? []).map((d): Dim => {
-    const dim = d as onnxProto.onnx.TensorShapeProto.IDimension & { value?: string };
-    if (dim.value === 'dimValue' || (dim.value === undefined && dim.dimValue != null)) return longToNumber(dim.dimValue);
-    if (dim.value === 'dimParam' || dim.dimParam) return dim.dimParam ?? undefined;
-    return undefined;
-  });
-  return { elemType, dims };
-}
-
-const fmtShape = (dims: Dim[]): string => `[${dims.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]`;
-
-export function validateBackbone(bytes: Uint8Array, manifest: Manifest, file: string): void {
-  const fail = (problem: string): never => {
-    throw new CheckpointError(file, problem);
-  };
-  if (bytes.byteLength === 0) fail('empty file, expected an ONNX model');
-  let model: onnxProto.onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (e) {
-    return fail(`not an ONNX model (protobuf ModelProto decode failed: ${(e as Error).message})`);
-  }
-  const graph = model.graph;
-  if (!graph || (graph.node ?? []).length === 0) fail('not an ONNX model (no graph with nodes)');
-  const initializers = new Set((graph!.initializer ?? []).map((t) => t.name));
-  const inputs = (graph!.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
-  const outputs = graph!.output ?? [];
-  const image = inputs.find((i) => i.name === BACKBONE_INPUT);
-  if (!image) fail(`no input named "${BACKBONE_INPUT}" (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
-  const prelogits = outputs.find((o) => o.name === BACKBONE_OUTPUT);
-  if (!prelogits) fail(`no output named "${BACKBONE_OUTPUT}" (outputs: ${outputs.map((o) => o.name).join(', ') || 'none'})`);
-
-  const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const { input, head } = manifest;
-  const img = shapeOf(image!);
-  if (img.elemType !== undefined && img.elemType !== FLOAT) {
-    fail(`input "${BACKBONE_INPUT}" has element type ${onnx.TensorProto.DataType[img.elemType] ?? img.elemType}, expected FLOAT (float32)`);
-  }
-  if (img.dims) {
-    const want = input.layout === 'NHWC' ? ['B', input.height, input.width, input.channels] : ['B', input.channels, input.height, input.width];
-    const names = input.layout === 'NHWC' ? ['batch', 'height', 'width', 'channels'] : ['batch', 'channels', 'height', 'width'];
-    const expectedText = `[B, ${want.slice(1).join(', ')}] (${input.layout})`;
-    if (img.dims.length !== 4) fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, expected rank 4 ${expectedText}`);
-    if (typeof img.dims[0] === 'number') {
-      fail(`input "${BACKBONE_INPUT}" has a fixed batch dimension ${img.dims[0]}; export it with a dynamic batch (dim_param) so requests can be batched`);
-    }
-    for (let i = 1; i < 4; i++) {
-      const d = img.dims[i];
-      if (typeof d === 'number' && d !== want[i]) {
-        fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, but the manifest's input says ${expectedText}: ${names[i]} ${d} != ${want[i]}`);
-      }
-    }
-  }
-  const out = shapeOf(prelogits!);
-  if (out.elemType !== undefined && out.elemType !== FLOAT) {
-    fail(`output "${BACKBONE_OUTPUT}" has element type ${onnx.TensorProto.DataType[out.elemType] ?? out.elemType}, expected FLOAT (float32)`);
-  }
-  if (out.dims) {
-    if (out.dims.length !== 2) fail(`output "${BACKBONE_OUTPUT}" has shape ${fmtShape(out.dims)}, expected rank 2 [B, D = ${head.D}]`);
-    const last = out.dims[1];
-    if (typeof last === 'number' && last !== head.D) {
-      fail(`output "${BACKBONE_OUTPUT}" has shape ${fmtShape(out.dims)}, but the manifest says D = ${head.D}`);
-    }
-    if (typeof out.dims[0] === 'number') {
-      fail(`output "${BACKBONE_OUTPUT}" has a fixed batch dimension ${out.dims[0]}; export it with a dynamic batch (dim_param)`);
-    }
-  }
-}
-
 // --- the folder ---------------------------------------------------------------------------------
 
 /**
  * Reads and validates the checkpoint folder `dir`. Throws CheckpointError (file, problem) on the
  * first problem found, in this order: folder, manifest.json, presence of the other files,
- * labels.txt, backbone.onnx, head.safetensors.
+ * labels.txt, backbone.onnx, head.safetensors, then text.onnx and tokenizer.json (zero-shot).
  */
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const root = resolve(dir);
@@ -330,7 +252,29 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const headFile = path(CHECKPOINT_FILES.head);
   const weights = validateWeights(await readRequired(headFile), manifest, headFile);
 
-  return { dir: root, manifest, backbone, weights, labels };
+  const text = manifest.task === 'zero-shot' ? await loadTextFiles(root, manifest) : undefined;
+  return { dir: root, manifest, backbone, weights, labels, ...(text ? { text } : {}) };
+}
+
+/** text.onnx and tokenizer.json of a zero-shot checkpoint; the tokenizer must load and know [UNK]. */
+async function loadTextFiles(root: string, manifest: Manifest): Promise<NonNullable<Checkpoint['text']>> {
+  const towerFile = join(root, CHECKPOINT_FILES.text);
+  const towerBytes = await readRequired(towerFile);
+  validateTextTower(towerBytes, manifest, towerFile);
+  const tokenizerFile = join(root, CHECKPOINT_FILES.tokenizer);
+  let tokenizer: Record<string, unknown>;
+  try {
+    tokenizer = JSON.parse((await readRequired(tokenizerFile)).toString('utf8')) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(tokenizerFile, `not valid JSON: ${(e as Error).message}`);
+  }
+  try {
+    new PromptTokenizer(tokenizer);
+  } catch (e) {
+    throw new CheckpointError(tokenizerFile, `not a usable Hugging Face tokenizer: ${(e as Error).message}`);
+  }
+  return { tower: new Uint8Array(towerBytes.buffer, towerBytes.byteOffset, towerBytes.byteLength), tokenizer };
 }
 
 /**

@@ -60,6 +60,22 @@ export const McSpec = Type.Object(
 );
 export type McSpec = Static<typeof McSpec>;
 
+/** Zero-shot models only: how labels become prompts and how embeddings are compared. */
+export const ZeroShotSpec = Type.Object(
+  {
+    /** Default prompt templates, each containing {label}; a label's embedding is their renormalised mean. */
+    templates: Type.Array(Type.String({ pattern: '\\{label\\}', minLength: 1 }), { minItems: 1, maxItems: 64 }),
+    /**
+     * after-noise: the noisy image embedding z_s is L2-normalised before the cosine (the paper's
+     * contrastive setup); before-noise: z is normalised, the noise is added, no renormalisation.
+     * Text embeddings are always L2-normalised.
+     */
+    imageNormalisation: Type.Union([Type.Literal('after-noise'), Type.Literal('before-noise')], { default: 'after-noise' }),
+  },
+  { additionalProperties: false },
+);
+export type ZeroShotSpec = Static<typeof ZeroShotSpec>;
+
 export const Manifest = Type.Object(
   {
     formatVersion: Type.Literal(FORMAT_VERSION),
@@ -71,12 +87,18 @@ export const Manifest = Type.Object(
     head: HeadSpec,
     input: InputSpec,
     mc: McSpec,
+    /** Required for task zero-shot, refused for classification. */
+    zeroShot: Type.Optional(ZeroShotSpec),
     /** Free-form: dataset, training command, seed, label noise, evaluation metrics. */
     provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 );
 export type Manifest = Static<typeof Manifest>;
+
+/** Tensor names of text.onnx (zero-shot): token ids in (pad id 0), text embedding out. */
+export const TEXT_INPUT = 'input_ids';
+export const TEXT_OUTPUT = 'text_embedding';
 
 /** Tensor names of backbone.onnx: image in, pre-logits out. */
 export const BACKBONE_INPUT = 'image';

@@ -3,13 +3,12 @@
 // the KServe v2 protocol or a CLI can sit in front of it unchanged.
 import type { Checkpoint } from './checkpoint.ts';
 import type { Manifest } from './manifest.ts';
-import { BACKBONE_INPUT, BACKBONE_OUTPUT } from './manifest.ts';
-import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session } from '../onnx/session.ts';
+import type { EngineOptions, ExecutionProvider } from '../onnx/session.ts';
+import { ImageTower } from './image-tower.ts';
 import { createHeadRunner } from '../heads/runner.ts';
-import type { HeadRunner } from '../heads/types.ts';
+import type { HeadRunner, McResult } from '../heads/types.ts';
 import { extraParameterCount } from '../heads/params.ts';
 import { meanStatistics, mcStatistics } from '../heads/statistics.ts';
-import { preprocessImages } from '../image/preprocess.ts';
 import type { Estimator } from '../noise/estimator.ts';
 
 export type PredictMode = 'mean' | 'mc';
@@ -47,27 +46,42 @@ export interface ModelLimits {
   headMemoryBudgetBytes: number;
 }
 
+/** A mean-mode prediction from its probabilities. */
+export function meanPrediction(probs: Float32Array): Prediction {
+  return { probs, statistics: meanStatistics(probs) };
+}
+
+/** An MC prediction from the head's result over S samples. */
+export function mcPrediction(result: McResult, samples: number): Prediction {
+  const { stdError, ...statistics } = mcStatistics(result, samples);
+  return { probs: result.probs, std: result.std, stdError, statistics };
+}
+
 export class Model {
+  readonly task = 'classification';
+
   private constructor(
     readonly manifest: Manifest,
     readonly labels: readonly string[],
-    readonly provider: ExecutionProvider,
-    private readonly backbone: Session,
+    private readonly backbone: ImageTower,
     private readonly head: HeadRunner,
-    private readonly limits: ModelLimits,
   ) {}
 
   static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ModelLimits): Promise<Model> {
-    const backbone = await createSession(checkpoint.backbone, engine);
+    const backbone = await ImageTower.create(checkpoint.backbone, checkpoint.manifest.input, engine, limits.maxImagePixels);
     try {
       const head = await createHeadRunner(checkpoint.manifest.head, checkpoint.weights, engine, {
         memoryBudgetBytes: limits.headMemoryBudgetBytes,
       });
-      return new Model(checkpoint.manifest, checkpoint.labels, backbone.provider, backbone, head, limits);
+      return new Model(checkpoint.manifest, checkpoint.labels, backbone, head);
     } catch (error) {
       await backbone.release();
       throw error;
     }
+  }
+
+  get provider(): ExecutionProvider {
+    return this.backbone.provider;
   }
 
   get name(): string {
@@ -93,23 +107,17 @@ export class Model {
 
   /** Decoded-and-preprocessed images -> predictions. Throws ImageError for bad images. */
   async predict(images: Buffer[], options: PredictOptions): Promise<Prediction[]> {
-    const pixels = await preprocessImages(images, this.manifest.input, { maxInputPixels: this.limits.maxImagePixels });
-    return this.predictPixels(pixels, images.length, options);
+    return this.predictPixels(await this.backbone.preprocess(images), images.length, options);
   }
 
   /** Preprocessed input tensor [batch, ...input shape] -> predictions. */
   async predictPixels(pixels: Float32Array, batch: number, options: PredictOptions): Promise<Prediction[]> {
-    const phi = await this.prelogits(pixels, batch);
+    const phi = await this.backbone.embed(pixels, batch);
     if (options.mode === 'mean' || !this.supportsMc) {
-      const probs = await this.head.mean(phi, batch);
-      return probs.map((p) => ({ probs: p, statistics: meanStatistics(p) }));
+      return (await this.head.mean(phi, batch)).map(meanPrediction);
     }
     const results = await this.head.mc(phi, batch, { samples: options.samples, seed: options.seed, estimator: options.estimator });
-    return results.map((r) => {
-      const stats = mcStatistics(r, options.samples);
-      const { stdError, ...statistics } = stats;
-      return { probs: r.probs, std: r.std, stdError, statistics };
-    });
+    return results.map((r) => mcPrediction(r, options.samples));
   }
 
   /**
@@ -118,22 +126,12 @@ export class Model {
    * chunk shape the most common request uses.
    */
   async warmUp(): Promise<void> {
-    const { height, width, channels } = this.manifest.input;
-    const pixels = new Float32Array(height * width * channels);
+    const pixels = this.backbone.blankPixels();
     await this.predictPixels(pixels, 1, { mode: 'mean', samples: 1, seed: 0 });
     if (this.supportsMc) await this.predictPixels(pixels, 1, { mode: 'mc', samples: this.manifest.mc.defaultSamples, seed: 0 });
   }
 
   async dispose(): Promise<void> {
     await Promise.all([this.backbone.release(), this.head.dispose()]);
-  }
-
-  private async prelogits(pixels: Float32Array, batch: number): Promise<Float32Array> {
-    const { height, width, channels, layout } = this.manifest.input;
-    const dims = layout === 'NCHW' ? [batch, channels, height, width] : [batch, height, width, channels];
-    const out = await this.backbone.run({ [BACKBONE_INPUT]: floatTensor(pixels, dims) });
-    const phi = out[BACKBONE_OUTPUT];
-    if (!phi) throw new Error(`backbone of ${this.name} produced no '${BACKBONE_OUTPUT}' output`);
-    return phi.data as Float32Array;
   }
 }

@@ -2,9 +2,13 @@
 // A checkpoint that fails to load is kept as a 'failed' entry (named file and problem) so that
 // the listing and readiness show it, while the other models keep serving.
 import { CheckpointError, listCheckpointDirs, loadCheckpoint } from './checkpoint.ts';
-import { Model, type ModelLimits } from './model.ts';
+import { Model } from './model.ts';
+import { ZeroShotModel, type ZeroShotLimits } from './zero-shot-model.ts';
 import type { EngineOptions } from '../onnx/session.ts';
 import path from 'node:path';
+
+/** A loaded model of either task; routes narrow it by `task`. */
+export type ServedModel = Model | ZeroShotModel;
 
 export type ModelStatus = 'loading' | 'ready' | 'failed';
 
@@ -12,7 +16,7 @@ export interface ModelEntry {
   name: string;
   dir: string;
   status: ModelStatus;
-  model?: Model;
+  model?: ServedModel;
   error?: { file: string; problem: string };
 }
 
@@ -29,7 +33,7 @@ export class ModelRegistry {
 
   constructor(
     private readonly engine: EngineOptions,
-    private readonly limits: ModelLimits,
+    private readonly limits: ZeroShotLimits,
     private readonly log: RegistryLogger,
   ) {}
 
@@ -86,11 +90,14 @@ export class ModelRegistry {
     const started = performance.now();
     try {
       const checkpoint = await loadCheckpoint(dir);
-      const model = await Model.load(checkpoint, this.engine, this.limits);
+      const model: ServedModel =
+        checkpoint.manifest.task === 'zero-shot'
+          ? await ZeroShotModel.load(checkpoint, this.engine, this.limits)
+          : await Model.load(checkpoint, this.engine, this.limits);
       await model.warmUp();
       this.entries.set(name, { name, dir, status: 'ready', model });
       this.log.info(
-        { model: name, head: model.manifest.head.type, K: model.K, provider: model.provider, ms: Math.round(performance.now() - started) },
+        { model: name, task: model.task, head: model.manifest.head.type, K: model.K, provider: model.provider, ms: Math.round(performance.now() - started) },
         `model ${name} loaded`,
       );
     } catch (error) {

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { Session } from '../onnx/session.ts';
 import { normaliseInPlace } from './head.ts';
 import { EmbeddingCache } from './lru.ts';
-import { TEXT_INPUT, TEXT_OUTPUT } from './text-tower.ts';
+import { TEXT_INPUT, TEXT_OUTPUT } from '../runtime/manifest.ts';
 import { fillTemplates, type PromptTokenizer } from './tokenizer.ts';
 
 export class LabelEmbedder {
@@ -20,6 +20,11 @@ export class LabelEmbedder {
     private readonly cache: EmbeddingCache,
     readonly dim: number,
   ) {}
+
+  /** One text-tower run on a single [UNK] token, outside the cache and the run count. */
+  async warmUp(): Promise<void> {
+    await this.session.run({ [TEXT_INPUT]: new ort.Tensor('int64', BigInt64Array.from([1n]), [1, 1]) });
+  }
 
   /** Unit embeddings of the labels, row-major [labels, dim]. */
   async embed(labels: readonly string[], templates: readonly string[]): Promise<Float32Array> {

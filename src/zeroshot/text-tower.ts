@@ -5,9 +5,9 @@
 // few ops: Gather, Mul, ReduceSum, Div, MatMul.
 
 import { GraphBuilder } from '../onnx/graph.ts';
+import { TEXT_INPUT, TEXT_OUTPUT } from '../runtime/manifest.ts';
 
-export const TEXT_INPUT = 'input_ids';
-export const TEXT_OUTPUT = 'text_embedding';
+export { TEXT_INPUT, TEXT_OUTPUT };
 
 export interface TextTowerWeights {
   /** Token embedding table, row-major [vocabulary, W]; row 0 is [PAD] and never contributes. */

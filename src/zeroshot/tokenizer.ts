@@ -58,38 +58,56 @@ export class PromptTokenizer {
   }
 }
 
-/** A request's labels or templates failed a check; message says which and why (HTTP 400). */
-export class PromptError extends Error {}
+/** A request's labels or templates failed a check; code and message say which and why (HTTP 400). */
+export class PromptError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface PromptLimits {
   maxLabels: number;
+  /** Longest label or template, in characters. */
   maxLabelLength: number;
+  maxTemplates: number;
 }
 
 /**
  * Checks labels and templates: 1..maxLabels labels, no duplicates, none longer than
- * maxLabelLength characters, every template contains {label}, and each label has at least one
- * known word (a label of unknown words only would embed as [UNK] and match arbitrarily).
+ * maxLabelLength characters, each with at least one known word (a label of unknown words only
+ * would embed as [UNK] and match arbitrarily); 1..maxTemplates templates, each containing
+ * {label} and no longer than maxLabelLength.
  */
 export function checkPrompts(labels: readonly string[], templates: readonly string[], tokenizer: PromptTokenizer, limits: PromptLimits): void {
-  if (labels.length === 0) throw new PromptError('labels: give at least one label');
-  if (labels.length > limits.maxLabels) throw new PromptError(`labels: ${labels.length} labels, at most ${limits.maxLabels} allowed`);
+  const fail = (code: string, message: string): never => {
+    throw new PromptError(code, message);
+  };
+  const clip = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  if (labels.length === 0) fail('NO_LABELS', 'labels: give at least one label');
+  if (labels.length > limits.maxLabels) fail('TOO_MANY_LABELS', `labels: ${labels.length} labels, at most ${limits.maxLabels} allowed (MAX_ZERO_SHOT_LABELS)`);
   const seen = new Set<string>();
   for (const label of labels) {
-    if (seen.has(label)) throw new PromptError(`labels: duplicate label "${label}"`);
+    if (seen.has(label)) fail('DUPLICATE_LABEL', `labels: duplicate label "${clip(label)}"`);
     seen.add(label);
     if (label.length > limits.maxLabelLength) {
-      throw new PromptError(`labels: "${label.slice(0, 40)}…" is ${label.length} characters, at most ${limits.maxLabelLength} allowed`);
+      fail('LABEL_TOO_LONG', `labels: "${clip(label)}" is ${label.length} characters, at most ${limits.maxLabelLength} allowed (MAX_LABEL_LENGTH)`);
     }
     const { ids, unknownWords } = tokenizer.encode(label);
-    if (ids.length === 0) throw new PromptError(`labels: "${label}" contains no words`);
+    if (ids.length === 0) fail('EMPTY_LABEL', `labels: "${clip(label)}" contains no words`);
     if (unknownWords.length === ids.length) {
-      throw new PromptError(`labels: "${label}" has only words the text tower does not know: ${unknownWords.join(', ')}`);
+      fail('UNKNOWN_WORDS', `labels: "${clip(label)}" has only words the text tower does not know: ${unknownWords.join(', ')}`);
     }
   }
-  if (templates.length === 0) throw new PromptError('templates: give at least one template or leave the field out');
+  if (templates.length === 0) fail('NO_TEMPLATES', 'templates: give at least one template or leave the field out');
+  if (templates.length > limits.maxTemplates) fail('TOO_MANY_TEMPLATES', `templates: ${templates.length} templates, at most ${limits.maxTemplates} allowed (MAX_ZERO_SHOT_TEMPLATES)`);
   for (const template of templates) {
-    if (!template.includes(LABEL_PLACEHOLDER)) throw new PromptError(`templates: "${template}" does not contain ${LABEL_PLACEHOLDER}`);
+    if (!template.includes(LABEL_PLACEHOLDER)) fail('TEMPLATE_WITHOUT_LABEL', `templates: "${clip(template)}" does not contain ${LABEL_PLACEHOLDER}`);
+    if (template.length > limits.maxLabelLength) {
+      fail('TEMPLATE_TOO_LONG', `templates: "${clip(template)}" is ${template.length} characters, at most ${limits.maxLabelLength} allowed (MAX_LABEL_LENGTH)`);
+    }
   }
 }
 

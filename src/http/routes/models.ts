@@ -30,7 +30,8 @@ const modelRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry
       const model = requireModel(registry, request.params.name);
       const { manifest } = model;
       const maxSamples = Math.min(manifest.mc.maxSamples, config.maxSamples);
-      const maxTopK = Math.min(model.K, config.maxTopK);
+      // A zero-shot request ranks its own labels: K there is informational.
+      const maxTopK = Math.min(model.task === 'zero-shot' ? config.maxZeroShotLabels : model.K, config.maxTopK);
       return {
         name: model.name,
         status: 'ready' as const,
@@ -49,6 +50,7 @@ const modelRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry
           maxTopK,
           seed: 0,
         },
+        ...(manifest.zeroShot ? { zeroShot: manifest.zeroShot } : {}),
         provenance: manifest.provenance,
       };
     },

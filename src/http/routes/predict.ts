@@ -2,11 +2,12 @@
 // over all K classes for one image). Both: read input -> resolve options -> Model.predict -> shape.
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
-import { requireModel } from '../context.ts';
+import { requireClassifier } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { readInput } from '../input.ts';
-import { mergeOptions, resolveOptions, type Encoding, type ResolvedOptions } from '../options.ts';
-import type { Model, Prediction } from '../../runtime/model.ts';
+import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
+import { runInfo, topClasses } from '../results.ts';
+import type { Model } from '../../runtime/model.ts';
 import { topK } from '../../heads/statistics.ts';
 import {
   ClassifyQuery,
@@ -17,23 +18,12 @@ import {
   PredictiveResponse,
   classifyBody,
   predictiveBody,
-  type ClassScore,
 } from '../schemas.ts';
 
 const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
 const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN'] as const;
 
 const errors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
-
-function topClasses(model: Model, prediction: Prediction, k: number): ClassScore[] {
-  return topK(prediction.probs, k).map(({ index, value }) => ({
-    index,
-    label: model.labels[index] ?? String(index),
-    probability: value,
-    ...(prediction.std ? { std: prediction.std[index] } : {}),
-    ...(prediction.stdError ? { stdError: prediction.stdError[index] } : {}),
-  }));
-}
 
 /** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
 function encode(values: Float32Array, encoding: Encoding, indices: number[]): number[] | string {
@@ -54,16 +44,6 @@ function topNProbabilities(model: Model, probs: Float32Array, n: number) {
   };
 }
 
-/** Run information shared by both responses (samples, seed and estimator only in MC mode). */
-function runInfo(model: Model, options: ResolvedOptions) {
-  return {
-    model: model.name,
-    mode: options.mode,
-    ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed, estimator: options.estimator } : {}),
-    provider: model.provider,
-  };
-}
-
 const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
   const inputLimits = { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
@@ -81,13 +61,13 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
       },
     },
     async (request) => {
-      const model = requireModel(registry, request.params.name);
+      const model = requireClassifier(registry, request.params.name);
       const input = await readInput(request, 'images', inputLimits);
       const options = resolveOptions(model, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config);
       const predictions = await model.predict(input.images, options);
       return {
         ...runInfo(model, options),
-        predictions: predictions.map((p) => ({ classes: topClasses(model, p, options.topK), statistics: p.statistics })),
+        predictions: predictions.map((p) => ({ classes: topClasses(model.labels, p, options.topK), statistics: p.statistics })),
       };
     },
   );
@@ -107,7 +87,7 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
       },
     },
     async (request) => {
-      const model = requireModel(registry, request.params.name);
+      const model = requireClassifier(registry, request.params.name);
       const input = await readInput(request, 'image', { ...inputLimits, maxImages: 1 });
       if (input.images.length !== 1) throw badRequest('TOO_MANY_IMAGES', 'predictive takes exactly one image');
       const options = resolveOptions(model, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config);

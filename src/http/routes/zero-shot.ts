@@ -1,0 +1,82 @@
+// POST zero-shot: images and a label list chosen by the client (+ optional templates) -> the same
+// shape as classify, over the given labels. read input -> check prompts -> resolve options ->
+// ZeroShotModel.predict -> shape. The prompts are checked before any image or text work.
+import type { FastifyPluginAsync } from 'fastify';
+import type { App, RouteContext } from '../context.ts';
+import { requireZeroShot } from '../context.ts';
+import { badRequest } from '../errors.ts';
+import { readInput } from '../input.ts';
+import { mergeOptions, resolveOptions } from '../options.ts';
+import { runInfo, topClasses } from '../results.ts';
+import { ErrorResponse, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
+import { checkPrompts, PromptError } from '../../zeroshot/tokenizer.ts';
+
+const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
+
+const errors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
+
+/**
+ * A list of strings from a JSON body (already an array) or multipart fields: repeated fields arrive
+ * as a list, a single field as a string, which may hold a JSON array.
+ */
+export function stringList(raw: unknown, name: string): string[] | undefined {
+  if (raw === undefined) return undefined;
+  let value = raw;
+  if (typeof raw === 'string' && raw.trimStart().startsWith('[')) {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw badRequest('INVALID_LABELS', `'${name}' looks like a JSON array but does not parse`);
+    }
+  } else if (typeof raw === 'string') {
+    value = [raw];
+  }
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw badRequest('INVALID_LABELS', `'${name}' must be a list of strings`);
+  }
+  return value as string[];
+}
+
+const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
+  const app = fastify as unknown as App;
+  const inputLimits = { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
+  const promptLimits = { maxLabels: config.maxZeroShotLabels, maxLabelLength: config.maxLabelLength, maxTemplates: config.maxZeroShotTemplates };
+
+  app.post(
+    '/v1/models/:name/zero-shot',
+    {
+      schema: {
+        tags: ['zero-shot'],
+        description:
+          'Classify one or more images over labels given in the request (zero-shot models only). Each label is put into every template, the prompts go through the text tower ' +
+          '(cached), and the image embedding is compared with the label embeddings; MC mode samples the HET-XL noise on the image embedding. Same response as classify.',
+        params: ModelParams,
+        querystring: ZeroShotQuery,
+        body: zeroShotBody,
+        response: { 200: ZeroShotResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const model = requireZeroShot(registry, request.params.name);
+      const input = await readInput(request, 'images', inputLimits);
+      const { labels: rawLabels, templates: rawTemplates, ...fields } = input.fields;
+      const labels = stringList(rawLabels, 'labels') ?? [];
+      const templates = stringList(rawTemplates, 'templates') ?? [...model.defaultTemplates];
+      try {
+        checkPrompts(labels, templates, model.tokenizer, promptLimits);
+      } catch (error) {
+        if (error instanceof PromptError) throw badRequest(error.code, error.message);
+        throw error;
+      }
+      const options = resolveOptions(model, mergeOptions(request.query, fields, ZERO_SHOT_OPTIONS), config, labels.length);
+      const predictions = await model.predict(input.images, labels, templates, options);
+      return {
+        ...runInfo(model, options),
+        templates,
+        predictions: predictions.map((p) => ({ classes: topClasses(labels, p, options.topK), statistics: p.statistics })),
+      };
+    },
+  );
+};
+
+export default zeroShotRoutes;

@@ -1,0 +1,116 @@
+// Checking the ONNX files of a checkpoint before any session exists: that the bytes decode as a
+// ModelProto and that the named inputs and outputs have the element types and static sizes the
+// manifest implies. Symbolic or unknown sizes pass (ORT checks them at run time).
+import onnxProto from 'onnx-proto';
+import { CheckpointError } from './checkpoint.ts';
+import { BACKBONE_INPUT, BACKBONE_OUTPUT, TEXT_INPUT, TEXT_OUTPUT, type Manifest } from './manifest.ts';
+
+const { onnx } = onnxProto;
+
+type Dim = number | string | undefined; // static size, symbolic name, or unknown
+
+function longToNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (v && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
+  return Number(v);
+}
+
+function shapeOf(vi: onnxProto.onnx.IValueInfoProto): { elemType?: number; dims?: Dim[] } {
+  const tt = vi.type?.tensorType;
+  if (!tt) return {};
+  const elemType = tt.elemType ?? undefined;
+  if (!tt.shape) return { elemType };
+  const dims = (tt.shape.dim ?? []).map((d): Dim => {
+    const dim = d as onnxProto.onnx.TensorShapeProto.IDimension & { value?: string };
+    if (dim.value === 'dimValue' || (dim.value === undefined && dim.dimValue != null)) return longToNumber(dim.dimValue);
+    if (dim.value === 'dimParam' || dim.dimParam) return dim.dimParam ?? undefined;
+    return undefined;
+  });
+  return { elemType, dims };
+}
+
+const fmtShape = (dims: Dim[]): string => `[${dims.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]`;
+
+type Fail = (problem: string) => never;
+type ValueInfo = onnxProto.onnx.IValueInfoProto;
+
+/** Decodes the model and finds the named graph input and output (initialisers are not inputs). */
+function findIo(bytes: Uint8Array, inputName: string, outputName: string, fail: Fail): { input: ValueInfo; output: ValueInfo } {
+  if (bytes.byteLength === 0) fail('empty file, expected an ONNX model');
+  let model: onnxProto.onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    return fail(`not an ONNX model (protobuf ModelProto decode failed: ${(e as Error).message})`);
+  }
+  const graph = model.graph;
+  if (!graph || (graph.node ?? []).length === 0) fail('not an ONNX model (no graph with nodes)');
+  const initializers = new Set((graph!.initializer ?? []).map((t) => t.name));
+  const inputs = (graph!.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
+  const outputs = graph!.output ?? [];
+  const input = inputs.find((i) => i.name === inputName);
+  if (!input) fail(`no input named "${inputName}" (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
+  const output = outputs.find((o) => o.name === outputName);
+  if (!output) fail(`no output named "${outputName}" (outputs: ${outputs.map((o) => o.name).join(', ') || 'none'})`);
+  return { input: input!, output: output! };
+}
+
+function checkElemType(what: string, elemType: number | undefined, want: number, fail: Fail): void {
+  if (elemType !== undefined && elemType !== want) {
+    const name = (t: number) => onnx.TensorProto.DataType[t] ?? String(t);
+    fail(`${what} has element type ${name(elemType)}, expected ${name(want)}`);
+  }
+}
+
+/** A float32 [B, D] embedding output with a dynamic batch. */
+function checkEmbeddingOutput(vi: ValueInfo, D: number, fail: Fail): void {
+  const what = `output "${vi.name}"`;
+  const out = shapeOf(vi);
+  checkElemType(what, out.elemType, onnx.TensorProto.DataType.FLOAT, fail);
+  if (!out.dims) return;
+  if (out.dims.length !== 2) fail(`${what} has shape ${fmtShape(out.dims)}, expected rank 2 [B, D = ${D}]`);
+  if (typeof out.dims[1] === 'number' && out.dims[1] !== D) fail(`${what} has shape ${fmtShape(out.dims)}, but the manifest says D = ${D}`);
+  if (typeof out.dims[0] === 'number') fail(`${what} has a fixed batch dimension ${out.dims[0]}; export it with a dynamic batch (dim_param)`);
+}
+
+/** backbone.onnx: "image" float32 [B, ...manifest input] -> "prelogits" float32 [B, D]. */
+export function validateBackbone(bytes: Uint8Array, manifest: Manifest, file: string): void {
+  const fail: Fail = (problem) => {
+    throw new CheckpointError(file, problem);
+  };
+  const io = findIo(bytes, BACKBONE_INPUT, BACKBONE_OUTPUT, fail);
+  const { input, head } = manifest;
+  const img = shapeOf(io.input);
+  checkElemType(`input "${BACKBONE_INPUT}"`, img.elemType, onnx.TensorProto.DataType.FLOAT, fail);
+  if (img.dims) {
+    const want = input.layout === 'NHWC' ? ['B', input.height, input.width, input.channels] : ['B', input.channels, input.height, input.width];
+    const names = input.layout === 'NHWC' ? ['batch', 'height', 'width', 'channels'] : ['batch', 'channels', 'height', 'width'];
+    const expectedText = `[B, ${want.slice(1).join(', ')}] (${input.layout})`;
+    if (img.dims.length !== 4) fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, expected rank 4 ${expectedText}`);
+    if (typeof img.dims[0] === 'number') {
+      fail(`input "${BACKBONE_INPUT}" has a fixed batch dimension ${img.dims[0]}; export it with a dynamic batch (dim_param) so requests can be batched`);
+    }
+    for (let i = 1; i < 4; i++) {
+      const d = img.dims[i];
+      if (typeof d === 'number' && d !== want[i]) {
+        fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, but the manifest's input says ${expectedText}: ${names[i]} ${d} != ${want[i]}`);
+      }
+    }
+  }
+  checkEmbeddingOutput(io.output, head.D, fail);
+}
+
+/** text.onnx (zero-shot): "input_ids" int64 [B, L] (pad id 0) -> "text_embedding" float32 [B, D]. */
+export function validateTextTower(bytes: Uint8Array, manifest: Manifest, file: string): void {
+  const fail: Fail = (problem) => {
+    throw new CheckpointError(file, problem);
+  };
+  const io = findIo(bytes, TEXT_INPUT, TEXT_OUTPUT, fail);
+  const ids = shapeOf(io.input);
+  checkElemType(`input "${TEXT_INPUT}"`, ids.elemType, onnx.TensorProto.DataType.INT64, fail);
+  if (ids.dims && ids.dims.length !== 2) fail(`input "${TEXT_INPUT}" has shape ${fmtShape(ids.dims)}, expected rank 2 [B, L]`);
+  if (ids.dims?.some((d) => typeof d === 'number')) {
+    fail(`input "${TEXT_INPUT}" has shape ${fmtShape(ids.dims)}; export batch and length as dynamic (dim_param)`);
+  }
+  checkEmbeddingOutput(io.output, manifest.head.D, fail);
+}
