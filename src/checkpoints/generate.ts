@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { GraphBuilder } from '../onnx/graph.ts';
+import { normalStream } from '../train/random.ts';
 import { headParamShapes } from '../heads/params.ts';
 import { writeSafetensorsFile, type TensorSpec } from '../runtime/safetensors.ts';
 import {
@@ -62,43 +63,9 @@ export interface GeneratedCheckpoint {
   files: string[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Seeded numbers: mulberry32 (32-bit state, period 2^32, plenty for weights) and Box-Muller.
-// Each tensor gets its own stream from (seed, tensor name), so a tensor's values do not depend
-// on which other tensors a head has or in what order they are written.
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
-/** A stream of N(0, 1) numbers for (seed, key). */
-export function normalStream(seed: number, key: string): () => number {
-  let state = (fnv1a(key) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; // in (0, 1), never 0
-  };
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const s = spare;
-      spare = undefined;
-      return s;
-    }
-    const r = Math.sqrt(-2 * Math.log(uniform()));
-    const a = 2 * Math.PI * uniform();
-    spare = r * Math.sin(a);
-    return r * Math.cos(a);
-  };
-}
+// Seeded numbers: each tensor gets its own normal stream from (seed, tensor name), so a tensor's
+// values do not depend on which other tensors a head has or in what order they are written.
+export { normalStream };
 
 const CHUNK = 1 << 20;
 

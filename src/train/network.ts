@@ -5,7 +5,7 @@
 //   HET:    u_s = W^T phi + b + noise_s     (noise width K)
 //   p_s = softmax(u_s / tau),  tau fixed or tau = min + (max - min) sigmoid(t) learned.
 // Head tensors carry edward2's names (src/heads/params.ts), so export is a copy.
-import { normalStream } from '../checkpoints/generate.ts';
+import { normalStream } from './random.ts';
 import { headParamShapes } from '../heads/params.ts';
 import type { HeadSpec, HeadType } from '../runtime/manifest.ts';
 import { tf } from './tf.ts';

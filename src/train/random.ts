@@ -1,7 +1,7 @@
-// Seeded uniform numbers for the training run: shuffling, label noise and parameter init.
-// tfjs has no seedable generator for host-side index work, and the project's other generators
-// (src/noise/normal.ts, src/checkpoints/generate.ts) only hand out normals, so this is
-// mulberry32 (32-bit state, period 2^32: plenty for a few million draws) with a key per use.
+// Seeded host-side numbers: shuffling, label noise, parameter init, generated checkpoints.
+// tfjs has no seedable generator for host-side work, and the MC noise generator
+// (src/noise/normal.ts) is counter-based per sample, so this is mulberry32 (32-bit state, period
+// 2^32: plenty for a few million draws) with a stream per (seed, key).
 
 /** FNV-1a of a string: turns a purpose ("shuffle", "label-noise") into a stream key. */
 function fnv1a(text: string): number {
@@ -13,15 +13,42 @@ function fnv1a(text: string): number {
   return h;
 }
 
-/** Uniform numbers in [0, 1) for (seed, key); the same pair always gives the same stream. */
-export function uniformStream(seed: number, key: string): () => number {
+/** mulberry32's 32-bit outputs for (seed, key); the same pair always gives the same stream. */
+function bitStream(seed: number, key: string): () => number {
   let state = (fnv1a(key) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** Uniform numbers in [0, 1) for (seed, key). */
+export function uniformStream(seed: number, key: string): () => number {
+  const bits = bitStream(seed, key);
+  return () => bits() / 4294967296;
+}
+
+/**
+ * N(0, 1) numbers for (seed, key) by Box-Muller: initial weights of the trainers and of the
+ * generated checkpoints. The uniforms are (bits + 0.5) / 2^32, in (0, 1), so log() never sees 0.
+ */
+export function normalStream(seed: number, key: string): () => number {
+  const bits = bitStream(seed, key);
+  const uniform = (): number => (bits() + 0.5) / 4294967296;
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(uniform()));
+    const a = 2 * Math.PI * uniform();
+    spare = r * Math.sin(a);
+    return r * Math.cos(a);
   };
 }
 
