@@ -1,14 +1,19 @@
-// npm run make-test-checkpoint [-- --out <modelsDir>]
-// Writes the bundled untrained default model (src/checkpoints/default-model.ts) into models/.
+// npm run make-test-checkpoint -- --out <modelsDir>
+// Writes the untrained HET-XL model of src/checkpoints/default-model.ts (random weights,
+// Fashion-MNIST shapes and labels) into <modelsDir>/hetxl-fashion-mnist-untrained. Not into
+// models/ by default: that folder holds the trained models `npm start` serves.
 // Deterministic: running it twice gives byte-identical files.
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCheckpoint } from '../checkpoints/generate.ts';
 import { defaultModelOptions } from '../checkpoints/default-model.ts';
 import { loadCheckpoint } from '../runtime/checkpoint.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
-const modelsDir = values.out ?? fileURLToPath(new URL('../../models', import.meta.url));
+if (!values.out) {
+  console.error('usage: npm run make-test-checkpoint -- --out <modelsDir>   (then MODELS_DIR=<modelsDir> npm start)');
+  process.exit(2);
+}
+const modelsDir = values.out;
 
 const written = await generateCheckpoint(defaultModelOptions(modelsDir));
 await loadCheckpoint(written.dir); // the loader's validation is the acceptance test
