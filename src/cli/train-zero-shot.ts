@@ -3,7 +3,7 @@
 // synthetic shapes scenes (tfjs, wasm backend), with or without HET-XL noise on the image
 // embedding, evaluates zero-shot over the 28 "colour shape" labels on seen and held-out pairs,
 // and writes a zero-shot checkpoint v1 folder. `--help` lists the options.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../train/progress.ts';
@@ -11,6 +11,8 @@ import { tfWasm } from '../train/tf.ts';
 import { DEFAULT_TEMPLATES, evaluateSplit, type SplitEvaluation } from '../zeroshot-train/evaluate.ts';
 import { exportZeroShot } from '../zeroshot-train/export.ts';
 import { DualEncoder, type ZeroShotHead } from '../zeroshot-train/model.ts';
+import { evaluateServed, loadServed, type ServedSplitEvaluation } from '../zeroshot-train/served.ts';
+import { loadCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT } from '../zeroshot-train/shapes.ts';
 import { defaultConfig, shapesData, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../zeroshot-train/trainer.ts';
 
@@ -36,11 +38,12 @@ evaluation.json. Deterministic for a seed.
   --factors R           low-rank covariance factors (default 4)
   --dim E               embedding width (default 32)    --hidden N   image MLP width (default 128)
   --tau-min X --tau-max X   bounds of the learned tau (default 0.01, 1)   --tau-init X (default 0.1)
-  --diag-init X         initial diagonal noise bias b_diag; scale softplus(X) (default -3)
+  --diag-init X         initial diagonal noise bias b_diag; scale softplus(X) (default 0, edward2's zero bias)
   --train-count N       training scenes (default 6000)   --data-seed N  training data seed (default 1)
   --eval-count N        scenes per evaluation split (default 1000, seed 99)
   --eval-samples S      MC samples in the evaluation (default 100)   --eval-seed N (default 0)
-  --no-validate         do not check the folder with the server's loader
+  --no-validate         do not check the folder with the server's loader (implies --no-served)
+  --no-served           skip the second evaluation through the served path (ZeroShotModel)
   --help                this text`;
 
 const { values } = parseArgs({
@@ -58,13 +61,14 @@ const { values } = parseArgs({
     'tau-min': { type: 'string', default: '0.01' },
     'tau-max': { type: 'string', default: '1' },
     'tau-init': { type: 'string', default: '0.1' },
-    'diag-init': { type: 'string', default: '-3' },
+    'diag-init': { type: 'string', default: '0' },
     'train-count': { type: 'string', default: '6000' },
     'data-seed': { type: 'string', default: '1' },
     'eval-count': { type: 'string', default: '1000' },
     'eval-samples': { type: 'string', default: '100' },
     'eval-seed': { type: 'string', default: '0' },
     'no-validate': { type: 'boolean', default: false },
+    'no-served': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -123,8 +127,10 @@ async function main(): Promise<void> {
   const model = new DualEncoder(config, seed);
   const summary = await trainDualEncoder(model, train, training, (total) => createProgress('train-zero-shot', total));
   const started = Date.now();
-  const seen = evaluateSplit(model, shapesData(evalCount, EVAL_SEED_DATA, 'train'), evaluation);
-  const heldOut = evaluateSplit(model, shapesData(evalCount, EVAL_SEED_DATA, 'heldout'), evaluation);
+  const seenData = shapesData(evalCount, EVAL_SEED_DATA, 'train');
+  const heldOutData = shapesData(evalCount, EVAL_SEED_DATA, 'heldout');
+  const seen = evaluateSplit(model, seenData, evaluation);
+  const heldOut = evaluateSplit(model, heldOutData, evaluation);
   const evalSeconds = (Date.now() - started) / 1000;
   const tau = model.tauValue();
   const R = config.factors;
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
     seen: { data: `${evalCount} scenes of the 21 seen colour-shape pairs, generateShapes(${evalCount}, ${EVAL_SEED_DATA}, 'train')`, ...seen },
     heldOut: { data: `${evalCount} scenes of the 7 held-out pairs, generateShapes(${evalCount}, ${EVAL_SEED_DATA}, 'heldout')`, ...heldOut },
     seconds: evalSeconds,
-    path: 'tfjs forward of the trained model (not the served ONNX path)',
+    path: 'tfjs forward of the trained model; the served path figures are under served',
   };
   const { dir } = await exportZeroShot(model, {
     dir: values.out,
@@ -172,10 +178,38 @@ async function main(): Promise<void> {
       evaluation: metrics,
     },
   });
-  await writeFile(join(dir, 'evaluation.json'), JSON.stringify({ tau, ...metrics }, null, 2) + '\n');
+  // The same evaluation through the served path (loader, ONNX towers, the server's zero-shot head
+  // and noise), written next to the tfjs figures.
+  let served: { seen: ServedSplitEvaluation; heldOut: ServedSplitEvaluation; seconds: number; path: string } | undefined;
+  if (!values['no-validate'] && !values['no-served']) {
+    const t0 = Date.now();
+    const model = await loadServed(dir);
+    try {
+      served = {
+        seen: await evaluateServed(model, seenData, evaluation.samples, evaluation.seed),
+        heldOut: await evaluateServed(model, heldOutData, evaluation.samples, evaluation.seed),
+        seconds: (Date.now() - t0) / 1000,
+        path: 'served: loadCheckpoint + ZeroShotModel.predictPixels (ONNX Runtime CPU), the server noise streams with the same seed',
+      };
+    } finally {
+      await model.dispose();
+    }
+    const manifestFile = join(dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.provenance.evaluation.served = served;
+    await writeFile(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+    await loadCheckpoint(dir);
+  }
+  await writeFile(join(dir, 'evaluation.json'), JSON.stringify({ tau, ...metrics, served }, null, 2) + '\n');
   console.log(`wrote ${dir} (${name}; ${summary.steps} steps, ${Math.round(summary.seconds)} s training, ${Math.round(evalSeconds)} s evaluation, tau ${tau.toFixed(4)})`);
   console.log(line('seen', seen));
   console.log(line('held-out', heldOut));
+  if (served) {
+    const f = (m: { accuracy: number; nll: number; ece: number }) => `acc ${m.accuracy.toFixed(3)} nll ${m.nll.toFixed(3)} ece ${m.ece.toFixed(3)}`;
+    for (const [split, e] of [['seen', served.seen], ['held-out', served.heldOut]] as const) {
+      console.log(`served ${split.padEnd(9)} mean: ${f(e.mean)}${e.mc ? ` | mc: ${f(e.mc)}` : ''}`);
+    }
+  }
   console.log(`chance ${(1 / 28).toFixed(3)}`);
   model.dispose();
 }

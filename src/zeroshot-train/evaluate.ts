@@ -76,6 +76,17 @@ export function zeroShotProbs(model: DualEncoder, z: tf.Tensor2D, texts: tf.Tens
   return acc;
 }
 
+/** Mean over images of sqrt(mean_s |z_s - z|^2) / |z| with 25 noise draws. */
+export function noiseToSignal(model: DualEncoder, z: tf.Tensor2D, seed: number): number {
+  return tf.tidy(() => {
+    const S = 25;
+    const seeds = { factor: stepSeed(seed, 0, 'zero-shot/eval/ratio/eps_R'), diagonal: stepSeed(seed, 0, 'zero-shot/eval/ratio/eps_D') };
+    const noise = tf.sub(model.noisyEmbeddings(z, S, seeds), z); // [S, N, E]
+    const rms = tf.sqrt(tf.mean(tf.sum(tf.square(noise), 2), 0)); // [N]
+    return tf.mean(tf.div(rms, tf.norm(z, 'euclidean', 1))).dataSync()[0];
+  });
+}
+
 export type MetricSummary = Omit<Metrics, 'bins'>;
 
 export interface SplitEvaluation {
@@ -85,6 +96,8 @@ export interface SplitEvaluation {
   mc?: MetricSummary;
   /** Mean mode with the single template "a {label}" (no prompt ensembling). */
   meanSingleTemplate: MetricSummary;
+  /** het-xl: mean over images of sqrt(mean_s |z_s - z|^2) / |z| (25 draws): the noise relative to the embedding. */
+  noiseToSignal?: number;
 }
 
 export interface EvaluationOptions {
@@ -111,7 +124,10 @@ export function evaluateSplit(model: DualEncoder, data: ShapesDataset, options: 
       mean: summary(classificationMetrics(zeroShotProbs(model, z, texts, 0, 0), K, truth)),
       meanSingleTemplate: summary(classificationMetrics(zeroShotProbs(model, z, single, 0, 0), K, truth)),
     };
-    if (model.config.head !== 'det') result.mc = summary(classificationMetrics(zeroShotProbs(model, z, texts, options.samples, options.seed), K, truth), );
+    if (model.config.head !== 'det') {
+      result.mc = summary(classificationMetrics(zeroShotProbs(model, z, texts, options.samples, options.seed), K, truth));
+      result.noiseToSignal = noiseToSignal(model, z, options.seed);
+    }
     return result;
   } finally {
     z.dispose();

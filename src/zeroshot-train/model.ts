@@ -9,7 +9,7 @@
 //   logits       <z_s / |z_s|, t_k> / tau,  t_k = g(c_k) / |g(c_k)|   (normalised after the noise)
 //   tau          min + (max - min) sigmoid(t), learned.
 // Head tensors carry edward2's names, so the export is a copy; DET has no head tensors.
-import { normalStream } from '../checkpoints/generate.ts';
+import { normalStream } from '../train/random.ts';
 import type { ParamValue } from '../train/network.ts';
 import { tf } from '../train/tf.ts';
 

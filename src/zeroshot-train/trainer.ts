@@ -72,7 +72,7 @@ export function defaultConfig(head: DualEncoderConfig['head'], vocabulary: numbe
     factors: 4,
     minScale: 1e-3,
     temperature: { min: 0.01, max: 1, init: 0.1 },
-    diagBiasInit: -3,
+    diagBiasInit: 0,
   };
 }
 
