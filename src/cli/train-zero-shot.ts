@@ -36,7 +36,7 @@ evaluation.json. Deterministic for a seed.
   --seed N              weight init, batch order and noise draws (default 0)
   --samples S           MC samples per image in the training loss (default 8)
   --factors R           low-rank covariance factors (default 4)
-  --dim E               embedding width (default 32)    --hidden N   image MLP width (default 128)
+  --dim E               embedding width (default 32)    --hidden N   image MLP width (default 64)
   --tau-min X --tau-max X   bounds of the learned tau (default 0.01, 1)   --tau-init X (default 0.1)
   --diag-init X         initial diagonal noise bias b_diag; scale softplus(X) (default 0, edward2's zero bias)
   --train-count N       training scenes (default 6000)   --data-seed N  training data seed (default 1)
@@ -57,7 +57,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '8' },
     factors: { type: 'string', default: '4' },
     dim: { type: 'string', default: '32' },
-    hidden: { type: 'string', default: '128' },
+    hidden: { type: 'string', default: '64' },
     'tau-min': { type: 'string', default: '0.01' },
     'tau-max': { type: 'string', default: '1' },
     'tau-init': { type: 'string', default: '0.1' },

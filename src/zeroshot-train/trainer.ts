@@ -65,7 +65,7 @@ export function defaultConfig(head: DualEncoderConfig['head'], vocabulary: numbe
   return {
     head,
     inputSize: PIXELS,
-    hidden: 128,
+    hidden: 64,
     dim: 32,
     vocabulary,
     tokenWidth: 32,
