@@ -11,10 +11,8 @@ import { locBias, requireWeight, scaled } from './weights.ts';
  * 1/tau is folded into W and b (one pass over [B, Sc, K] fewer); logits mode keeps u untempered.
  * The bias rides inside the product, u = [z, 1] @ [W; b]: a MatMul then an Add (or a Gemm with
  * its C input) measured ~20 ms more per 1000 x 29,593 logits than the augmented MatMul.
- * With parts = 2 (reduction mode) the samples are split in two halves, first ceil(Sc / 2), each
- * with its own product and reductions (addSampleReductions), for the parallel executor.
  */
-export function addClassifierAndOutputs(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, z: string, output: SampleOutput, parts: 1 | 2 = 1): void {
+export function addClassifierAndOutputs(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, z: string, output: SampleOutput): void {
   const { D, K } = spec;
   const factor = output === 'logits' ? 1 : 1 / spec.tau;
   const augmented = new Float32Array((D + 1) * K);
@@ -23,18 +21,9 @@ export function addClassifierAndOutputs(g: GraphBuilder, spec: HeadSpec, weights
   const kernel = g.initializer('loc_kernel_and_bias', augmented, [D + 1, K]);
   const onesShape = g.op('Concat', [g.op('Shape', [z], { start: 0, end: 2 }), g.ints([1])], { axis: 0 });
   const ones = g.op('ConstantOfShape', [onesShape], { value: { tensor: new Float32Array([1]), dims: [1] } });
-  const zOne = g.op('Concat', [z, ones], { axis: 2 }); // [B, Sc, D + 1]
-  if (output === 'logits') {
-    g.output(g.op('MatMul', [zOne, kernel]), LOGITS, [BATCH, SAMPLES, K]);
-  } else if (parts === 1) {
-    addSampleReductions(g, g.op('MatMul', [zOne, kernel]), K);
-  } else {
-    const samples = g.op('Shape', [z], { start: 1, end: 2 });
-    const first = g.op('Div', [g.op('Add', [samples, g.ints([1])]), g.ints([2])]);
-    const sizes = g.op('Concat', [first, g.op('Sub', [samples, first])], { axis: 0 });
-    const halves = g.opN('Split', [zOne, sizes], 2, { axis: 1 });
-    addSampleReductions(g, halves.map((h) => g.op('MatMul', [h, kernel])), K);
-  }
+  const logits = g.op('MatMul', [g.op('Concat', [z, ones], { axis: 2 }), kernel]); // [B, Sc, K]
+  if (output === 'logits') g.output(logits, LOGITS, [BATCH, SAMPLES, K]);
+  else addSampleReductions(g, logits, K);
 }
 
 function buildDetSampleModel(spec: HeadSpec, weights: HeadWeights, output: SampleOutput): Uint8Array {

@@ -61,8 +61,6 @@ export interface HeadGraphs {
   scaleTensors: ScaleTensor[];
   /** The sample graph with per-chunk reductions. */
   sampleModel: Uint8Array;
-  /** Whether the sample graph has independent branches for ORT's parallel executor. */
-  parallelSampleGraph?: boolean;
   /** Builds the diagnostic sample graph that outputs the logits (built only when asked for). */
   buildLogitsModel(): Uint8Array;
 }

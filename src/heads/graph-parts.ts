@@ -1,6 +1,6 @@
 // Pieces of ONNX graph shared by the head builders: the per-image noise scales, the sampled
 // noise, and the per-chunk reductions of the sampled softmaxes.
-import { GraphBuilder } from '../onnx/graph.ts';
+import type { GraphBuilder } from '../onnx/graph.ts';
 import type { HeadSpec } from '../runtime/manifest.ts';
 import { covarianceOf } from './params.ts';
 import { BATCH, EPS_D, EPS_R, PHI, SAMPLES, SCALE_D, SCALE_V, SCALE_VT, SHIFT, SUM_DEV, SUM_SQ_DEV, ENTROPY, ARGMAX, type ScaleTensor } from './graph-io.ts';
@@ -69,55 +69,33 @@ export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWe
 }
 
 /**
- * Per-chunk reductions of the sampled softmaxes, from tempered logits t = u / tau [B, Sc, K],
- * given as one tensor or as consecutive parts along the sample axis (see SAMPLE_PARTS in
- * het-xl.ts: each part gets its own reductions, summed or concatenated at the end, so that
- * ORT's parallel executor can run one part's reductions while the other part's product runs).
+ * Per-chunk reductions of the sampled softmaxes, from tempered logits t = u / tau [B, Sc, K].
  * Written for speed on ORT's CPU kernels (measured at S x K = 1000 x 29,593, 2 threads):
  * - p_s = Softmax(t_s): one fused kernel (~11 ms).
  * - Sums over the samples as a product with a row of ones: ReduceSum along the middle axis
  *   took ~46 ms, the MatMul ~1 ms.
- * - Moments about a shift c = p of the chunk's first sample (shared by the parts):
- *   sum_s (p_s - c) and sum_s (p_s - c)^2. E[p^2] - E[p]^2 from raw float32 sums would lose
- *   the variance of low-noise classes to cancellation.
+ * - Moments about a shift c = p of the chunk's first sample: sum_s (p_s - c) and
+ *   sum_s (p_s - c)^2. E[p^2] - E[p]^2 from raw float32 sums would lose the variance of
+ *   low-noise classes to cancellation.
  * - H[p_s] = logsumexp(t_s) - sum_k p_k t_k, with logsumexp(t) = max t - log max p (exact for
  *   the arg max class, and max p >= 1/K so the log is well conditioned): ReduceLogSumExp
  *   took ~120 ms, and the sum_k p_k log p_k form needs a log over all S x K.
  * - argmax_k t_s (the first on ties), for the variation ratio, and max_k t_s, both from TopK
  *   with k = 1 (~7 ms; ArgMax took ~19 ms); max p is gathered at that index (ReduceMax ~3 ms).
  */
-export function addSampleReductions(g: GraphBuilder, tempered: string | string[], K: number): void {
-  const parts = typeof tempered === 'string' ? [tempered] : tempered;
-  const p0 = g.op('Softmax', [parts[0]], { axis: -1 });
-  const shift = g.op('Gather', [p0, g.ints([0])], { axis: 1 }); // [B, 1, K]
-  const reduced = parts.map((t, i) => (i === 0 ? partReductions(g, t, p0, shift) : guardedPartReductions(g, t, shift, K)));
-  const combine = (pick: (r: PartReductions) => string, join: (xs: string[]) => string) => (reduced.length === 1 ? pick(reduced[0]) : join(reduced.map(pick)));
-  const sum = (xs: string[]) => xs.reduce((a, b) => g.op('Add', [a, b]));
-  const concat = (xs: string[]) => g.op('Concat', xs, { axis: 1 });
+export function addSampleReductions(g: GraphBuilder, tempered: string, K: number): void {
+  const p = g.op('Softmax', [tempered], { axis: -1 });
 
-  g.output(g.op('Squeeze', [shift, g.ints([1])]), SHIFT, [BATCH, K]);
-  g.output(g.op('Squeeze', [combine((r) => r.sumDev, sum), g.ints([1])]), SUM_DEV, [BATCH, K]);
-  g.output(g.op('Squeeze', [combine((r) => r.sumSqDev, sum), g.ints([1])]), SUM_SQ_DEV, [BATCH, K]);
-  g.output(combine((r) => r.entropy, concat), ENTROPY, [BATCH, SAMPLES]);
-  // TopK breaks ties by the lower index, as ArgMax does.
-  g.output(combine((r) => r.argmax, concat), ARGMAX, [BATCH, SAMPLES], 'int64');
-}
-
-interface PartReductions {
-  sumDev: string; // [B, 1, K]
-  sumSqDev: string; // [B, 1, K]
-  entropy: string; // [B, Sc_part]
-  argmax: string; // [B, Sc_part] int64
-}
-
-/** The reductions of one part: t [B, Sc_part, K], p = Softmax(t), the chunk's shift c. */
-function partReductions(g: GraphBuilder, tempered: string, p: string, shift: string): PartReductions {
-  // ones [1, Sc]: sums over the part's samples as ones @ x, x [B, Sc, K] -> [B, 1, K].
+  // ones [1, Sc]: sums over the chunk's samples as ones @ x, x [B, Sc, K] -> [B, 1, K].
   const sampleCount = g.op('Shape', [tempered], { start: 1, end: 2 });
   const ones = g.op('ConstantOfShape', [g.op('Concat', [g.ints([1]), sampleCount], { axis: 0 })], { value: { tensor: new Float32Array([1]), dims: [1] } });
+  const sumOverSamples = (x: string) => g.op('Squeeze', [g.op('MatMul', [ones, x]), g.ints([1])]);
+
+  const shift = g.op('Gather', [p, g.ints([0])], { axis: 1 }); // [B, 1, K]
   const deviation = g.op('Sub', [p, shift]);
-  const sumDev = g.op('MatMul', [ones, deviation]);
-  const sumSqDev = g.op('MatMul', [ones, g.op('Mul', [deviation, deviation])]);
+  g.output(g.op('Squeeze', [shift, g.ints([1])]), SHIFT, [BATCH, K]);
+  g.output(sumOverSamples(deviation), SUM_DEV, [BATCH, K]);
+  g.output(sumOverSamples(g.op('Mul', [deviation, deviation])), SUM_SQ_DEV, [BATCH, K]);
 
   const [topValue, topIndex] = g.opN('TopK', [tempered, g.ints([1])], 2, { axis: -1, largest: 1, sorted: 1 });
   const maxT = g.op('Squeeze', [topValue, g.ints([2])]);
@@ -125,33 +103,7 @@ function partReductions(g: GraphBuilder, tempered: string, p: string, shift: str
   const maxP = g.op('Squeeze', [g.op('GatherElements', [p, topIndex], { axis: 2 }), g.ints([2])]);
   const logSumExp = g.op('Sub', [maxT, g.op('Log', [maxP])]);
   const expectedT = g.op('ReduceSum', [g.op('Mul', [p, tempered]), g.ints([2])], { keepdims: 0 });
-  return { sumDev, sumSqDev, entropy: g.op('Sub', [logSumExp, expectedT]), argmax: g.op('Squeeze', [topIndex, g.ints([2])]) };
-}
-
-/**
- * partReductions of a part that may hold no samples (the second half of a one-sample chunk,
- * as in mean mode), inside an If node that runs them only when there are samples. On an empty
- * part ORT's CPU kernels (onnxruntime-node 1.30) are not safe: TopK dies with SIGFPE, and a
- * batched ones @ x with no rows returned stale memory instead of zeros. Otherwise: zero sums,
- * no entropies, no arg maxes.
- */
-function guardedPartReductions(g: GraphBuilder, tempered: string, shift: string, K: number): PartReductions {
-  const samples = g.op('Shape', [tempered], { start: 1, end: 2 });
-  const hasSamples = g.op('Squeeze', [g.op('Greater', [samples, g.ints([0])]), g.ints([0])]);
-  const outputs = (b: GraphBuilder, r: PartReductions) => {
-    b.output(r.sumDev, b.fresh('sum_dev'), [BATCH, 1, K]);
-    b.output(r.sumSqDev, b.fresh('sum_sq_dev'), [BATCH, 1, K]);
-    b.output(r.entropy, b.fresh('entropy'), [BATCH, SAMPLES]);
-    b.output(r.argmax, b.fresh('argmax'), [BATCH, SAMPLES], 'int64');
-  };
-  const some = new GraphBuilder('part', `${g.fresh('part')}_`);
-  outputs(some, partReductions(some, tempered, some.op('Softmax', [tempered], { axis: -1 }), shift));
-  const none = new GraphBuilder('empty_part', `${g.fresh('empty_part')}_`);
-  const batch = none.op('Shape', [tempered], { start: 0, end: 1 });
-  const filled = (tail: number[], zero: Float32Array | BigInt64Array) =>
-    none.op('ConstantOfShape', [none.op('Concat', [batch, none.ints(tail)], { axis: 0 })], { value: { tensor: zero, dims: [1] } });
-  const zeros = filled([1, K], new Float32Array(1));
-  outputs(none, { sumDev: zeros, sumSqDev: zeros, entropy: filled([0], new Float32Array(1)), argmax: filled([0], new BigInt64Array(1)) });
-  const [sumDev, sumSqDev, entropy, argmax] = g.opN('If', [hasSamples], 4, { then_branch: { graph: some }, else_branch: { graph: none } });
-  return { sumDev, sumSqDev, entropy, argmax };
+  g.output(g.op('Sub', [logSumExp, expectedT]), ENTROPY, [BATCH, SAMPLES]);
+  // TopK breaks ties by the lower index, as ArgMax does.
+  g.output(g.op('Squeeze', [topIndex, g.ints([2])]), ARGMAX, [BATCH, SAMPLES], 'int64');
 }

@@ -16,20 +16,12 @@ function buildHetXlScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array 
   return g.toBytes('HET-XL head, per-image noise scales');
 }
 
-/**
- * 2 splits each chunk into halves, each with its own product and reductions, run by ORT's
- * parallel executor so that one half's memory-bound reductions overlap the other half's
- * product. Off (1): on the shared 2-core test machine it measured slower, MC 1.8-2.1x the
- * yardstick against 1.2-1.4x, and mean mode 2-4x slower (docs/performance.md).
- */
-const SAMPLE_PARTS: 1 | 2 = 1;
-
 function buildHetXlSampleModel(spec: HeadSpec, weights: HeadWeights, output: SampleOutput): Uint8Array {
   const g = new GraphBuilder(`het_xl_${output}`);
   const phi = g.input(CENTER, [BATCH, spec.D]);
   const noise = addSampledNoise(g, spec, weights, spec.D, requireR(spec), 1); // [B, Sc, D]
   const z = g.op('Add', [g.op('Unsqueeze', [phi, g.ints([1])]), noise]);
-  addClassifierAndOutputs(g, spec, weights, z, output, SAMPLE_PARTS);
+  addClassifierAndOutputs(g, spec, weights, z, output);
   return g.toBytes(`HET-XL head, ${output}`);
 }
 
@@ -45,7 +37,6 @@ export function buildHetXlGraphs(spec: HeadSpec, weights: HeadWeights): HeadGrap
     scaleModel: buildHetXlScaleModel(spec, weights),
     scaleTensors: scaleTensorsOf(spec, spec.D, R),
     sampleModel: buildHetXlSampleModel(spec, weights, 'reductions'),
-    parallelSampleGraph: SAMPLE_PARTS > 1,
     buildLogitsModel: () => buildHetXlSampleModel(spec, weights, 'logits'),
   };
 }

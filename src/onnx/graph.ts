@@ -7,22 +7,15 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 export type Dim = number | string;
-export type AttrValue =
-  | number
-  | number[]
-  | string
-  | { floats: number[] }
-  | { tensor: Float32Array | Int32Array | BigInt64Array; dims: number[] }
-  | { graph: GraphBuilder };
+export type AttrValue = number | number[] | string | { floats: number[] } | { tensor: Float32Array | Int32Array | BigInt64Array; dims: number[] };
 
 export const OPSET = 17;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
 const INT32 = onnx.TensorProto.DataType.INT32;
-const BOOL = onnx.TensorProto.DataType.BOOL;
 
-type ElemType = 'float32' | 'int64' | 'int32' | 'bool';
-const ELEM: Record<ElemType, number> = { float32: FLOAT, int64: INT64, int32: INT32, bool: BOOL };
+type ElemType = 'float32' | 'int64' | 'int32';
+const ELEM: Record<ElemType, number> = { float32: FLOAT, int64: INT64, int32: INT32 };
 
 function valueInfo(name: string, dims: Dim[], elem: ElemType): onnxProto.onnx.IValueInfoProto {
   return {
@@ -51,7 +44,6 @@ function attribute(name: string, value: AttrValue): onnxProto.onnx.IAttributePro
   }
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
   if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats };
-  if ('graph' in value) return { name, type: T.GRAPH, g: value.graph.toGraphProto() };
   return { name, type: T.TENSOR, t: tensorProto(name, value.tensor, value.dims) };
 }
 
@@ -63,16 +55,12 @@ export class GraphBuilder {
   private readonly used = new Set<string>();
   private counter = 0;
 
-  /** namePrefix starts every fresh name (a subgraph's must differ from its parent's). */
-  constructor(
-    private readonly graphName: string,
-    private readonly namePrefix = '',
-  ) {}
+  constructor(private readonly graphName: string) {}
 
   /** A fresh tensor name, unique in this graph. */
   fresh(hint: string): string {
-    let name = `${this.namePrefix}${hint}_${this.counter++}`;
-    while (this.used.has(name)) name = `${this.namePrefix}${hint}_${this.counter++}`;
+    let name = `${hint}_${this.counter++}`;
+    while (this.used.has(name)) name = `${hint}_${this.counter++}`;
     this.used.add(name);
     return name;
   }
@@ -123,15 +111,6 @@ export class GraphBuilder {
     return outs;
   }
 
-  /**
-   * The GraphProto: for toBytes(), or as the body of a Loop / If node ({ graph: builder }
-   * attribute). A body may read tensors of the enclosing graph by name; build it with a
-   * namePrefix of its own so that its fresh names cannot clash with the parent's.
-   */
-  toGraphProto(): onnxProto.onnx.IGraphProto {
-    return { name: this.graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs };
-  }
-
   /** Serialised ModelProto, ready for `InferenceSession.create(bytes)` or a .onnx file. */
   toBytes(docString = ''): Uint8Array {
     const model = onnx.ModelProto.create({
@@ -139,7 +118,13 @@ export class GraphBuilder {
       producerName: 'hetxl-serve',
       docString,
       opsetImport: [{ domain: '', version: OPSET }],
-      graph: this.toGraphProto(),
+      graph: {
+        name: this.graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     });
     return onnx.ModelProto.encode(model).finish();
   }

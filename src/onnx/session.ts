@@ -59,22 +59,12 @@ export interface Session {
   release(): Promise<void>;
 }
 
-export interface GraphOptions {
-  /**
-   * Run independent branches of the graph at the same time (ORT's parallel executor, two
-   * inter-op threads), on the CPU provider only; default false (one node at a time).
-   */
-  parallel?: boolean;
-}
-
-export async function createSession(model: Uint8Array, options: EngineOptions, graph: GraphOptions = {}): Promise<Session> {
+export async function createSession(model: Uint8Array, options: EngineOptions): Promise<Session> {
   const provider = await resolveProvider(options);
-  const parallel = graph.parallel === true && provider === 'cpu';
   const session = await ort.InferenceSession.create(model, {
     executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     intraOpNumThreads: options.threads,
-    interOpNumThreads: parallel ? 2 : 1,
-    executionMode: parallel ? 'parallel' : 'sequential',
+    interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
   return {
