@@ -150,14 +150,40 @@ export function fillNormalRows(out: Float32Array, seed: number, stream: number, 
 
   for (let row = 0; row < sCount; row++) {
     reseed(rowHash(seedLow, seedHigh, stream, sStart + row));
+    // The generator's state in locals (nextUint32 inlined): about 2x faster than going through
+    // the typed array on every draw. Written back around the rare slow path, which draws too.
+    let s0 = state[0] | 0;
+    let s1 = state[1] | 0;
+    let s2 = state[2] | 0;
+    let s3 = state[3] | 0;
     const base = row * width;
     for (let j = 0; j < width; j++) {
+      const mixed = Math.imul(s1, 5);
+      const bits = Math.imul((mixed << 7) | (mixed >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
       // Ziggurat fast path: the layer index and the uniform come from disjoint bits of one draw.
-      const bits = nextUint32();
       const layer = bits & 0xff;
       const u = ((bits >>> 8) + 0.5) * SIGNED_UNIT_FROM_24_BITS - 1;
       const x = u * ZIG_X[layer];
-      out[base + j] = Math.abs(x) < ZIG_X[layer + 1] ? x : zigguratSlowPath(layer, u);
+      if (Math.abs(x) < ZIG_X[layer + 1]) {
+        out[base + j] = x;
+      } else {
+        state[0] = s0;
+        state[1] = s1;
+        state[2] = s2;
+        state[3] = s3;
+        out[base + j] = zigguratSlowPath(layer, u);
+        s0 = state[0] | 0;
+        s1 = state[1] | 0;
+        s2 = state[2] | 0;
+        s3 = state[3] | 0;
+      }
     }
   }
 }
