@@ -65,7 +65,6 @@ export interface GeneratedCheckpoint {
 
 // Seeded numbers: each tensor gets its own normal stream from (seed, tensor name), so a tensor's
 // values do not depend on which other tensors a head has or in what order they are written.
-export { normalStream };
 
 const CHUNK = 1 << 20;
 

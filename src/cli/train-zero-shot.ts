@@ -15,6 +15,7 @@ import { evaluateServed, loadServed, type ServedSplitEvaluation } from '../zeros
 import { loadCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT } from '../zeroshot-train/shapes.ts';
 import { defaultConfig, shapesData, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../zeroshot-train/trainer.ts';
+import { nonNegativeInt, numberFlag, positiveInt } from './args.ts';
 
 const HELP = `npm run train-zero-shot -- --out DIR [options]
 
@@ -78,13 +79,6 @@ if (values.help) {
   process.exit(0);
 }
 
-function number(flag: string, text: string, check: (v: number) => boolean = Number.isFinite): number {
-  const v = Number(text);
-  if (text.trim() === '' || !check(v)) throw new Error(`--${flag}: bad value "${text}"`);
-  return v;
-}
-const positiveInt = (v: number) => Number.isSafeInteger(v) && v >= 1;
-const seedLike = (v: number) => Number.isSafeInteger(v) && v >= 0;
 
 function line(name: string, e: SplitEvaluation): string {
   const f = (m: { accuracy: number; nll: number; ece: number }) => `acc ${m.accuracy.toFixed(3)} nll ${m.nll.toFixed(3)} ece ${m.ece.toFixed(3)}`;
@@ -95,31 +89,31 @@ async function main(): Promise<void> {
   if (!values.out) throw new Error('--out DIR is required (see --help)');
   const head = values.head as ZeroShotHead;
   if (head !== 'het-xl' && head !== 'det') throw new Error(`--head must be het-xl or det, got "${values.head}"`);
-  const seed = number('seed', values.seed, seedLike);
+  const seed = numberFlag('seed', values.seed, nonNegativeInt);
   const config = defaultConfig(head, vocabularySize(shapesTokenizerJson()));
-  config.hidden = number('hidden', values.hidden, positiveInt);
-  config.dim = number('dim', values.dim, positiveInt);
-  config.factors = number('factors', values.factors, positiveInt);
+  config.hidden = numberFlag('hidden', values.hidden, positiveInt);
+  config.dim = numberFlag('dim', values.dim, positiveInt);
+  config.factors = numberFlag('factors', values.factors, positiveInt);
   config.temperature = {
-    min: number('tau-min', values['tau-min'], (v) => v > 0),
-    max: number('tau-max', values['tau-max'], (v) => v > 0),
-    init: number('tau-init', values['tau-init'], (v) => v > 0),
+    min: numberFlag('tau-min', values['tau-min'], (v) => v > 0),
+    max: numberFlag('tau-max', values['tau-max'], (v) => v > 0),
+    init: numberFlag('tau-init', values['tau-init'], (v) => v > 0),
   };
   if (!(config.temperature.min < config.temperature.init && config.temperature.init < config.temperature.max)) {
     throw new Error('need --tau-min < --tau-init < --tau-max');
   }
-  config.diagBiasInit = number('diag-init', values['diag-init']);
+  config.diagBiasInit = numberFlag('diag-init', values['diag-init']);
   const training = {
-    steps: number('steps', values.steps, positiveInt),
-    batchSize: number('batch-size', values['batch-size'], positiveInt),
-    learningRate: number('lr', values.lr, (v) => v > 0),
-    samples: head === 'det' ? 1 : number('samples', values.samples, positiveInt),
+    steps: numberFlag('steps', values.steps, positiveInt),
+    batchSize: numberFlag('batch-size', values['batch-size'], positiveInt),
+    learningRate: numberFlag('lr', values.lr, (v) => v > 0),
+    samples: head === 'det' ? 1 : numberFlag('samples', values.samples, positiveInt),
     seed,
   };
-  const trainCount = number('train-count', values['train-count'], positiveInt);
-  const dataSeed = number('data-seed', values['data-seed'], seedLike);
-  const evalCount = number('eval-count', values['eval-count'], positiveInt);
-  const evaluation = { templates: DEFAULT_TEMPLATES, samples: number('eval-samples', values['eval-samples'], positiveInt), seed: number('eval-seed', values['eval-seed'], seedLike) };
+  const trainCount = numberFlag('train-count', values['train-count'], positiveInt);
+  const dataSeed = numberFlag('data-seed', values['data-seed'], nonNegativeInt);
+  const evalCount = numberFlag('eval-count', values['eval-count'], positiveInt);
+  const evaluation = { templates: DEFAULT_TEMPLATES, samples: numberFlag('eval-samples', values['eval-samples'], positiveInt), seed: numberFlag('eval-seed', values['eval-seed'], nonNegativeInt) };
   const EVAL_SEED_DATA = 99;
 
   await tfWasm();

@@ -10,6 +10,7 @@ import type { TemperatureConfig } from '../train/network.ts';
 import { runTraining } from '../train/run.ts';
 import { tfWasm } from '../train/tf.ts';
 import type { HeadType } from '../runtime/manifest.ts';
+import { numberFlag, positiveInt } from './args.ts';
 
 const HELP = `npm run train -- [options]
   --head het-xl|het|det     head type (default het-xl)
@@ -63,12 +64,6 @@ if (values.help) {
   process.exit(0);
 }
 
-function number(flag: string, text: string, check: (v: number) => boolean = Number.isFinite): number {
-  const v = Number(text);
-  if (text.trim() === '' || !check(v)) throw new Error(`--${flag}: bad value "${text}"`);
-  return v;
-}
-const positiveInt = (v: number) => Number.isSafeInteger(v) && v >= 1;
 
 async function main(): Promise<void> {
   const head = values.head as HeadType;
@@ -77,31 +72,31 @@ async function main(): Promise<void> {
   const tauText = values.tau ?? (head === 'het-xl' ? 'learned' : '1');
   const temperature: TemperatureConfig =
     tauText === 'learned'
-      ? { kind: 'learned', min: number('tau-min', values['tau-min'], (v) => v > 0), max: number('tau-max', values['tau-max'], (v) => v > 0), init: 0 }
-      : { kind: 'fixed', tau: number('tau', tauText, (v) => v > 0) };
+      ? { kind: 'learned', min: numberFlag('tau-min', values['tau-min'], (v) => v > 0), max: numberFlag('tau-max', values['tau-max'], (v) => v > 0), init: 0 }
+      : { kind: 'fixed', tau: numberFlag('tau', tauText, (v) => v > 0) };
   if (temperature.kind === 'learned' && !(temperature.min < temperature.max)) throw new Error('--tau-min must be below --tau-max');
   const K = FASHION_MNIST_LABELS.length;
-  const rate = number('label-noise', values['label-noise'], (v) => v >= 0 && v <= 1);
+  const rate = numberFlag('label-noise', values['label-noise'], (v) => v >= 0 && v <= 1);
   const groups = values['noise-groups'] ? parseNoiseGroups(values['noise-groups'], K) : FASHION_MNIST_NOISE_GROUPS;
-  const seed = number('seed', values.seed, (v) => Number.isSafeInteger(v) && v >= 0);
+  const seed = numberFlag('seed', values.seed, (v) => Number.isSafeInteger(v) && v >= 0);
 
   await tfWasm();
   const dataDir = values.data;
   let train = await loadFashionMnist(dataDir, 'train');
   const test = values['no-evaluate'] ? undefined : await loadFashionMnist(dataDir, 'test');
   if (values['train-limit']) {
-    const n = Math.min(train.count, number('train-limit', values['train-limit'], positiveInt));
+    const n = Math.min(train.count, numberFlag('train-limit', values['train-limit'], positiveInt));
     train = { ...train, count: n, pixels: train.pixels.subarray(0, n * train.rows * train.cols), labels: train.labels.subarray(0, n) };
   }
 
-  const D = number('dim', values.dim, positiveInt);
-  const R = number('rank', values.rank, positiveInt);
+  const D = numberFlag('dim', values.dim, positiveInt);
+  const R = numberFlag('rank', values.rank, positiveInt);
   const tauWords = temperature.kind === 'learned' ? `learned tau in [${temperature.min}, ${temperature.max}]` : `fixed tau ${temperature.tau}`;
   const headWords = head === 'det' ? 'DET (plain softmax)' : `${head === 'het' ? 'HET' : 'HET-XL'} (parameter-efficient, D = ${D}, R = ${R}, ${tauWords})`;
   const noiseWords = rate > 0 ? `${Math.round(rate * 100)}% structured label noise (groups ${groups.map((g) => g.join(',')).join(' / ')})` : 'clean labels';
   const result = await runTraining(train, {
     network: {
-      hidden: number('hidden', values.hidden, positiveInt),
+      hidden: numberFlag('hidden', values.hidden, positiveInt),
       D,
       head,
       R,
@@ -109,11 +104,11 @@ async function main(): Promise<void> {
       temperature,
     },
     training: {
-      epochs: number('epochs', values.epochs, positiveInt),
-      batchSize: number('batch-size', values['batch-size'], positiveInt),
-      learningRate: number('lr', values.lr, (v) => v > 0),
-      temperatureLearningRate: number('tau-lr', values['tau-lr'], (v) => v > 0),
-      trainSamples: number('train-samples', values['train-samples'], positiveInt),
+      epochs: numberFlag('epochs', values.epochs, positiveInt),
+      batchSize: numberFlag('batch-size', values['batch-size'], positiveInt),
+      learningRate: numberFlag('lr', values.lr, (v) => v > 0),
+      temperatureLearningRate: numberFlag('tau-lr', values['tau-lr'], (v) => v > 0),
+      trainSamples: numberFlag('train-samples', values['train-samples'], positiveInt),
       seed,
     },
     labelNoise: { rate, groups },
@@ -134,8 +129,8 @@ async function main(): Promise<void> {
     evaluation: test && {
       data: test,
       description: 'Fashion-MNIST test set (10,000 images, clean labels)',
-      samples: number('eval-samples', values['eval-samples'], positiveInt),
-      seed: number('eval-seed', values['eval-seed'], (v) => Number.isSafeInteger(v) && v >= 0),
+      samples: numberFlag('eval-samples', values['eval-samples'], positiveInt),
+      seed: numberFlag('eval-seed', values['eval-seed'], (v) => Number.isSafeInteger(v) && v >= 0),
     },
   });
   result.network.dispose();

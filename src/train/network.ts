@@ -8,7 +8,7 @@
 import { normalStream } from './random.ts';
 import { headParamShapes } from '../heads/params.ts';
 import type { HeadSpec, HeadType } from '../runtime/manifest.ts';
-import { tf } from './tf.ts';
+import { snapshotVariables, tf, type ParamValue } from './tf.ts';
 
 export type TemperatureConfig = { kind: 'fixed'; tau: number } | { kind: 'learned'; min: number; max: number; init: number };
 
@@ -32,10 +32,7 @@ export const BACKBONE_PARAMS = {
 } as const;
 export const TEMPERATURE_PARAM = 'temperature/pre_sigmoid';
 
-export interface ParamValue {
-  dims: number[];
-  data: Float32Array;
-}
+export type { ParamValue };
 
 /** Glorot-normal kernels (Keras' default family) and zero biases, seeded per tensor name. */
 function initialValue(name: string, dims: number[], seed: number): Float32Array {
@@ -158,9 +155,7 @@ export class Network {
 
   /** Every parameter's current value (host copies). */
   snapshot(): Map<string, ParamValue> {
-    const out = new Map<string, ParamValue>();
-    for (const [name, v] of this.params) out.set(name, { dims: v.shape, data: v.dataSync() as Float32Array });
-    return out;
+    return snapshotVariables(this.params);
   }
 
   dispose(): void {

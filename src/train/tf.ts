@@ -15,4 +15,17 @@ export function tfWasm(): Promise<typeof tf> {
   return ready;
 }
 
+/** A parameter's value copied to the host, as the exporters write it. */
+export interface ParamValue {
+  dims: number[];
+  data: Float32Array;
+}
+
+/** Host copies of named variables (what a trainer exports). */
+export function snapshotVariables(params: ReadonlyMap<string, tf.Variable>): Map<string, ParamValue> {
+  const out = new Map<string, ParamValue>();
+  for (const [name, v] of params) out.set(name, { dims: v.shape, data: v.dataSync() as Float32Array });
+  return out;
+}
+
 export { tf };

@@ -10,8 +10,7 @@
 //   tau          min + (max - min) sigmoid(t), learned.
 // Head tensors carry edward2's names, so the export is a copy; DET has no head tensors.
 import { normalStream } from '../train/random.ts';
-import type { ParamValue } from '../train/network.ts';
-import { tf } from '../train/tf.ts';
+import { snapshotVariables, tf, type ParamValue } from '../train/tf.ts';
 
 export type ZeroShotHead = 'het-xl' | 'det';
 
@@ -192,9 +191,7 @@ export class DualEncoder {
   }
 
   snapshot(): Map<string, ParamValue> {
-    const out = new Map<string, ParamValue>();
-    for (const [name, v] of this.params) out.set(name, { dims: v.shape, data: v.dataSync() as Float32Array });
-    return out;
+    return snapshotVariables(this.params);
   }
 
   dispose(): void {
