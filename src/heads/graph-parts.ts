@@ -1,6 +1,6 @@
 // Pieces of ONNX graph shared by the head builders: the per-image noise scales, the sampled
 // noise, and the per-chunk reductions of the sampled softmaxes.
-import type { GraphBuilder } from '../onnx/graph.ts';
+import type { Dim, GraphBuilder } from '../onnx/graph.ts';
 import type { HeadSpec } from '../runtime/manifest.ts';
 import { covarianceOf } from './params.ts';
 import { BATCH, EPS_D, EPS_R, PHI, SAMPLES, SCALE_D, SCALE_V, SCALE_VT, SHIFT, SUM_DEV, SUM_SQ_DEV, ENTROPY, ARGMAX, type ScaleTensor } from './graph-io.ts';
@@ -69,7 +69,8 @@ export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWe
 }
 
 /**
- * Per-chunk reductions of the sampled softmaxes, from tempered logits t = u / tau [B, Sc, K].
+ * Per-chunk reductions of the sampled softmaxes, from tempered logits t = u / tau [B, Sc, K]
+ * (K a number, or a symbolic name when the classes come with the request, as in zero-shot).
  * Written for speed on ORT's CPU kernels (measured at S x K = 1000 x 29,593, 2 threads):
  * - p_s = Softmax(t_s): one fused kernel (~11 ms).
  * - Sums over the samples as a product with a row of ones: ReduceSum along the middle axis
@@ -83,7 +84,7 @@ export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWe
  * - argmax_k t_s (the first on ties), for the variation ratio, and max_k t_s, both from TopK
  *   with k = 1 (~7 ms; ArgMax took ~19 ms); max p is gathered at that index (ReduceMax ~3 ms).
  */
-export function addSampleReductions(g: GraphBuilder, tempered: string, K: number): void {
+export function addSampleReductions(g: GraphBuilder, tempered: string, K: Dim): void {
   const p = g.op('Softmax', [tempered], { axis: -1 });
 
   // ones [1, Sc]: sums over the chunk's samples as ones @ x, x [B, Sc, K] -> [B, 1, K].

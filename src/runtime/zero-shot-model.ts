@@ -1,5 +1,6 @@
 // One loaded zero-shot model: image tower -> embedding; labels x templates -> text tower (through
-// the LRU) -> label embeddings; the zero-shot head (src/zeroshot/head.ts) over the request's labels.
+// the LRU) -> label embeddings; the zero-shot head over the request's labels (mean mode
+// src/zeroshot/head.ts, MC src/zeroshot/mc-head.ts).
 // Batch-shaped and free of HTTP, like Model; the route checks the prompts before calling it.
 import type { Checkpoint } from './checkpoint.ts';
 import type { Manifest } from './manifest.ts';
@@ -7,8 +8,8 @@ import { ImageTower } from './image-tower.ts';
 import { mcPrediction, meanPrediction, type ModelLimits, type PredictMode, type Prediction, type PredictOptions } from './model.ts';
 import { createSession, type EngineOptions, type ExecutionProvider } from '../onnx/session.ts';
 import { extraParameterCount } from '../heads/params.ts';
-import type { HeadWeights } from '../heads/types.ts';
-import { zeroShotMc, zeroShotMean, type ZeroShotHeadSpec } from '../zeroshot/head.ts';
+import { zeroShotMean } from '../zeroshot/head.ts';
+import { ZeroShotMcHead } from '../zeroshot/mc-head.ts';
 import { EmbeddingCache } from '../zeroshot/lru.ts';
 import { LabelEmbedder } from '../zeroshot/text-embeddings.ts';
 import { PromptTokenizer } from '../zeroshot/tokenizer.ts';
@@ -16,35 +17,6 @@ import { PromptTokenizer } from '../zeroshot/tokenizer.ts';
 export interface ZeroShotLimits extends ModelLimits {
   /** Prompts whose text embeddings are kept (LRU). */
   textCacheSize: number;
-}
-
-/** The head spec of a zero-shot manifest and weights (noise layers only for het-xl). */
-export function zeroShotHeadSpec(manifest: Manifest, weights: HeadWeights): ZeroShotHeadSpec {
-  const { head, zeroShot } = manifest;
-  if (!zeroShot) throw new Error(`model ${manifest.name} is not a zero-shot model`);
-  const tensor = (name: string) => {
-    const t = weights.get(name);
-    if (!t) throw new Error(`missing head tensor ${name}`);
-    return t.data;
-  };
-  const spec: ZeroShotHeadSpec = { dim: head.D, tau: head.tau, imageNormalisation: zeroShot.imageNormalisation };
-  if (head.type === 'det') return spec;
-  if (head.type !== 'het-xl' || head.covariance !== 'param-efficient' || head.R === undefined) {
-    throw new Error(`zero-shot heads are det or het-xl param-efficient, got ${head.type} ${head.covariance ?? ''}`);
-  }
-  return {
-    ...spec,
-    noise: {
-      factors: head.R,
-      hetKernel: tensor('scale_layer_heteroscedastic/kernel'),
-      hetBias: tensor('scale_layer_heteroscedastic/bias'),
-      homKernel: tensor('scale_layer_homoscedastic/kernel'),
-      homBias: tensor('scale_layer_homoscedastic/bias'),
-      diagKernel: tensor('diag_layer/kernel'),
-      diagBias: tensor('diag_layer/bias'),
-      minScale: head.minScale,
-    },
-  };
 }
 
 export class ZeroShotModel {
@@ -58,21 +30,34 @@ export class ZeroShotModel {
     private readonly image: ImageTower,
     private readonly text: LabelEmbedder,
     private readonly releaseText: () => Promise<void>,
-    private readonly head: ZeroShotHeadSpec,
+    /** Absent for det zero-shot models (no noise, mean mode only). */
+    private readonly mcHead: ZeroShotMcHead | undefined,
   ) {}
 
   static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ZeroShotLimits): Promise<ZeroShotModel> {
     const { manifest, text } = checkpoint;
-    if (!text) throw new Error(`checkpoint ${manifest.name} has no text tower`);
-    const head = zeroShotHeadSpec(manifest, checkpoint.weights);
+    if (!text || !manifest.zeroShot) throw new Error(`checkpoint ${manifest.name} is not a zero-shot checkpoint`);
     const tokenizer = new PromptTokenizer(text.tokenizer);
-    const image = await ImageTower.create(checkpoint.backbone, manifest.input, engine, limits.maxImagePixels);
+    const opened: { release(): Promise<void> }[] = [];
     try {
+      const image = await ImageTower.create(checkpoint.backbone, manifest.input, engine, limits.maxImagePixels);
+      opened.push(image);
       const textSession = await createSession(text.tower, engine);
-      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), manifest.head.D);
-      return new ZeroShotModel(manifest, tokenizer, image, embedder, () => textSession.release(), head);
+      opened.push(textSession);
+      const { head } = manifest;
+      // The loader has checked that het-xl zero-shot heads are parameter-efficient with R.
+      const mcHead =
+        head.type === 'het-xl'
+          ? await ZeroShotMcHead.create(
+              { dim: head.D, factors: head.R!, tau: head.tau, minScale: head.minScale, imageNormalisation: manifest.zeroShot.imageNormalisation, memoryBudgetBytes: limits.headMemoryBudgetBytes },
+              checkpoint.weights,
+              engine,
+            )
+          : undefined;
+      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D);
+      return new ZeroShotModel(manifest, tokenizer, image, embedder, () => textSession.release(), mcHead);
     } catch (error) {
-      await image.release();
+      await Promise.all(opened.map((o) => o.release()));
       throw error;
     }
   }
@@ -91,7 +76,7 @@ export class ZeroShotModel {
   }
 
   get supportsMc(): boolean {
-    return this.head.noise !== undefined;
+    return this.mcHead !== undefined;
   }
 
   get defaultMode(): PredictMode {
@@ -120,21 +105,27 @@ export class ZeroShotModel {
   /** Preprocessed input [batch, ...input shape] -> one prediction over `labels` per image. */
   async predictPixels(pixels: Float32Array, batch: number, labels: readonly string[], templates: readonly string[], options: PredictOptions): Promise<Prediction[]> {
     const [embeddings, texts] = await Promise.all([this.image.embed(pixels, batch), this.text.embed(labels, templates)]);
-    const E = this.head.dim;
-    return Array.from({ length: batch }, (_, b) => {
-      const z = embeddings.subarray(b * E, (b + 1) * E);
-      if (options.mode === 'mean' || !this.supportsMc) return meanPrediction(zeroShotMean(z, texts, this.head));
-      const result = zeroShotMc(z, texts, this.head, { samples: options.samples, seed: options.seed, estimator: options.estimator });
-      return mcPrediction(result, options.samples);
-    });
+    if (options.mode === 'mc' && this.mcHead) {
+      const results = await this.mcHead.mc(embeddings, batch, texts, { samples: options.samples, seed: options.seed, estimator: options.estimator });
+      return results.map((r) => mcPrediction(r, options.samples));
+    }
+    const spec = { dim: this.manifest.head.D, tau: this.manifest.head.tau };
+    return Array.from({ length: batch }, (_, b) => meanPrediction(zeroShotMean(embeddings.subarray(b * spec.dim, (b + 1) * spec.dim), texts, spec)));
   }
 
-  /** Runs both towers once so the first request does not pay for ORT's lazy initialisation. */
+  /**
+   * Runs every session once so the first request does not pay for ORT's lazy initialisation;
+   * the MC head at the default S, one image and one label, outside the text cache.
+   */
   async warmUp(): Promise<void> {
-    await Promise.all([this.image.embed(this.image.blankPixels(), 1), this.text.warmUp()]);
+    const E = this.manifest.head.D;
+    const [z] = await Promise.all([this.image.embed(this.image.blankPixels(), 1), this.text.warmUp()]);
+    const unitText = new Float32Array(E);
+    unitText[0] = 1;
+    await this.mcHead?.mc(z, 1, unitText, { samples: this.manifest.mc.defaultSamples, seed: 0 });
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.image.release(), this.releaseText()]);
+    await Promise.all([this.image.release(), this.releaseText(), this.mcHead?.dispose()]);
   }
 }
