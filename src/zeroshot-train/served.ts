@@ -1,5 +1,5 @@
 // Zero-shot evaluation through the served path: the exported folder loaded by the server's
-// loader and run by ZeroShotModel (ONNX Runtime towers, the JS zero-shot head, the server's own
+// loader and run by ZeroShotModel (ONNX Runtime towers and zero-shot head, the server's own
 // seeded noise), over the 28 "colour shape" labels with the manifest's templates.
 import { classificationMetrics } from '../evaluate/metrics.ts';
 import { loadCheckpoint } from '../runtime/checkpoint.ts';
