@@ -1,6 +1,6 @@
 // The yardstick of issue #4: the engine's bare [S x D] @ [D x K] product with the model's own W,
 // reduced inside the engine (ReduceSum over K) so that copying S x K floats out is not counted.
-// Same session options (threads, provider) as the heads.
+// Same session options (threads, provider, spinning) as the heads' sample graph.
 import { GraphBuilder } from '../src/onnx/graph.ts';
 import { createSession, floatTensor, type EngineOptions, type Session } from '../src/onnx/session.ts';
 
@@ -15,7 +15,7 @@ export async function createYardstick(W: Float32Array, D: number, K: number, eng
   const x = g.input('x', ['rows', D]);
   const product = g.op('MatMul', [x, g.initializer('w', W, [D, K])]);
   g.output(g.op('ReduceSum', [product, g.ints([1])], { keepdims: 0 }), 'y', ['rows']);
-  const session: Session = await createSession(g.toBytes('bare product, reduced'), engine);
+  const session: Session = await createSession(g.toBytes('bare product, reduced'), engine, { spinning: true });
   const inputs = new Map<number, Float32Array>();
   return {
     async run(rows) {

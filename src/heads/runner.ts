@@ -49,7 +49,7 @@ export class OrtHeadRunner implements HeadRunner {
     const graphs = buildHeadGraphs(spec, weights);
     const center = graphs.centerModel && (await createSession(graphs.centerModel, engine));
     const scale = graphs.scaleModel && (await createSession(graphs.scaleModel, engine));
-    const sample = await createSession(graphs.sampleModel, engine);
+    const sample = await createSession(graphs.sampleModel, engine, { spinning: true });
     // Keep only the metadata: the model bytes (W alone can be 121 MB) are garbage once the
     // sessions exist, and the weights too unless sampleLogits() may need them.
     const { type, D, K, R, noiseWidth, centerWidth, scaleTensors } = graphs;

@@ -82,7 +82,7 @@ export class ZeroShotMcHead {
   static async create(options: ZeroShotMcHeadOptions, weights: HeadWeights, engine: EngineOptions): Promise<ZeroShotMcHead> {
     const scale = await createSession(buildScaleGraph(options, weights), engine);
     try {
-      return new ZeroShotMcHead(options, scale, await createSession(buildSampleGraph(options, weights), engine));
+      return new ZeroShotMcHead(options, scale, await createSession(buildSampleGraph(options, weights), engine, { spinning: true }));
     } catch (error) {
       await scale.release();
       throw error;
