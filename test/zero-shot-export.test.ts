@@ -16,7 +16,7 @@ import { loadServed, servedProbs } from '../src/zeroshot-train/served.ts';
 import { allLabels } from '../src/zeroshot-train/shapes.ts';
 import { defaultConfig, PIXELS, shapesData, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../src/zeroshot-train/trainer.ts';
 
-const tf = await tfWasm();
+await tfWasm(); // the wasm backend, before any tfjs work
 const V = vocabularySize(shapesTokenizerJson());
 const K = allLabels().length;
 const N = 6;

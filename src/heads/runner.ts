@@ -5,10 +5,10 @@ import { NoiseCache } from '../noise/cache.ts';
 import { ESTIMATORS } from '../noise/estimator.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../noise/normal.ts';
 import type { HeadSpec } from '../runtime/manifest.ts';
-import { McAccumulator } from './accumulator.ts';
+import { chunkReductions, McAccumulator } from './accumulator.ts';
 import { DEFAULT_MEMORY_BUDGET_BYTES, maxSamplesPerChunk, planChunks, type Chunk } from './chunking.ts';
 import { buildHeadGraphs } from './graphs.ts';
-import { ARGMAX, CENTER, ENTROPY, EPS_D, EPS_R, LOC, LOGITS, PHI, SHIFT, SUM_DEV, SUM_SQ_DEV, type HeadGraphs } from './graph-io.ts';
+import { ARGMAX, CENTER, ENTROPY, EPS_D, EPS_R, LOC, LOGITS, PHI, SHIFT, type HeadGraphs } from './graph-io.ts';
 import type { HeadRunner, HeadWeights, McOptions, McResult } from './types.ts';
 
 export interface HeadRunnerOptions {
@@ -88,13 +88,7 @@ export class OrtHeadRunner implements HeadRunner {
     const accumulator = new McAccumulator(batch, this.graphs.K, samples);
     for (const chunk of this.chunksFor(samples, batch)) {
       const outputs = await this.sampleSession.run({ ...perImage, ...this.noiseFeeds(options, chunk) });
-      accumulator.addChunk(chunk.start, chunk.count, {
-        shift: outputs[SHIFT].data as Float32Array,
-        sumDev: outputs[SUM_DEV].data as Float32Array,
-        sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array,
-        entropy: outputs[ENTROPY].data as Float32Array,
-        argmax: outputs[ARGMAX].data as BigInt64Array,
-      });
+      accumulator.addChunk(chunk.start, chunk.count, chunkReductions(outputs));
     }
     return accumulator.results();
   }

@@ -11,8 +11,8 @@
 import { GraphBuilder } from '../onnx/graph.ts';
 import { createSession, floatTensor, type EngineOptions, type Session } from '../onnx/session.ts';
 import { addSampleReductions, addSampledNoise, addScaleGraph } from '../heads/graph-parts.ts';
-import { ARGMAX, BATCH, ENTROPY, EPS_D, EPS_R, PHI, SCALE_D, SCALE_V, SHIFT, SUM_DEV, SUM_SQ_DEV } from '../heads/graph-io.ts';
-import { McAccumulator } from '../heads/accumulator.ts';
+import { BATCH, EPS_D, EPS_R, PHI, SCALE_D, SCALE_V } from '../heads/graph-io.ts';
+import { chunkReductions, McAccumulator } from '../heads/accumulator.ts';
 import { maxSamplesPerChunk, planChunks } from '../heads/chunking.ts';
 import type { HeadWeights, McResult } from '../heads/types.ts';
 import { NoiseCache } from '../noise/cache.ts';
@@ -108,13 +108,7 @@ export class ZeroShotMcHead {
         [EPS_R]: floatTensor(this.noise.rows(seed, STREAM_FACTOR, chunk.start, chunk.count, R, estimator), [chunk.count, R]),
         [EPS_D]: floatTensor(this.noise.rows(seed, STREAM_DIAGONAL, chunk.start, chunk.count, E, estimator), [chunk.count, E]),
       });
-      accumulator.addChunk(chunk.start, chunk.count, {
-        shift: outputs[SHIFT].data as Float32Array,
-        sumDev: outputs[SUM_DEV].data as Float32Array,
-        sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array,
-        entropy: outputs[ENTROPY].data as Float32Array,
-        argmax: outputs[ARGMAX].data as BigInt64Array,
-      });
+      accumulator.addChunk(chunk.start, chunk.count, chunkReductions(outputs));
     }
     return accumulator.results();
   }
