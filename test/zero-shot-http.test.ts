@@ -133,6 +133,17 @@ describe('zero-shot results', () => {
     assert.equal(zeroShotModel().textTowerRuns, runs + 1);
   });
 
+  test('unknown words in labels or templates come back as warnings; none when all words are known', async () => {
+    const known = (await post({ images: [b64(png)], labels: ['red circle'], mode: 'mean' })).json();
+    assert.equal(known.warnings, undefined);
+    const res = await post({ images: [b64(png)], labels: ['red hexagon', 'blue square'], templates: ['a sketch of {label}'], mode: 'mean' });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json().warnings, [
+      'label "red hexagon": words the text tower does not know: hexagon',
+      'template "a sketch of {label}": words the text tower does not know: sketch',
+    ]);
+  });
+
   test('model details show the zero-shot section; there is no fixed label list', async () => {
     const details = (await app.inject({ url: `/v1/models/${ZS}` })).json();
     assert.equal(details.task, 'zero-shot');

@@ -12,8 +12,8 @@ test('WordLevel tokenizer.json: lowercased, whitespace-split, unknown words repo
   assert.deepEqual(tokenizer.encode('   ').ids, []);
 });
 
-test('good labels and templates pass; templates are filled per label', () => {
-  checkPrompts(['red circle', 'blue square'], templates, tokenizer, limits);
+test('good labels and templates pass with no warnings; templates are filled per label', () => {
+  assert.deepEqual(checkPrompts(['red circle', 'blue square'], templates, tokenizer, limits), []);
   assert.deepEqual(fillTemplates('red circle', ['a {label}', '{label}']), ['a red circle', 'red circle']);
 });
 
@@ -37,3 +37,10 @@ for (const [name, labels, temps, code, message] of bad) {
     );
   });
 }
+
+test('unknown words in a label that has known ones, or in a template, pass with a warning naming them', () => {
+  assert.deepEqual(checkPrompts(['red hexagon', 'blue square'], ['a drawing {label}'], tokenizer, limits), [
+    'label "red hexagon": words the text tower does not know: hexagon',
+    'template "a drawing {label}": words the text tower does not know: drawing',
+  ]);
+});

@@ -143,6 +143,9 @@ export type ClassifyResponse = Static<typeof ClassifyResponse>;
 export const ZeroShotResponse = Type.Object({
   ...RunInfo,
   templates: Type.Array(Type.String(), { description: 'The templates used.' }),
+  warnings: Type.Optional(
+    Type.Array(Type.String(), { description: 'Words of the labels or templates the text tower does not know (they embed as [UNK]); absent when there are none.' }),
+  ),
   predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics }), {
     description: "One entry per image, in request order; index is the label's position in the request's labels.",
   }),

@@ -79,9 +79,11 @@ export interface PromptLimits {
  * Checks labels and templates: 1..maxLabels labels, no duplicates, none longer than
  * maxLabelLength characters, each with at least one known word (a label of unknown words only
  * would embed as [UNK] and match arbitrarily); 1..maxTemplates templates, each containing
- * {label} and no longer than maxLabelLength.
+ * {label} and no longer than maxLabelLength. Returns warnings for words the tokenizer does not
+ * know in labels that pass and in templates: they embed as [UNK], which the caller should hear of.
  */
-export function checkPrompts(labels: readonly string[], templates: readonly string[], tokenizer: PromptTokenizer, limits: PromptLimits): void {
+export function checkPrompts(labels: readonly string[], templates: readonly string[], tokenizer: PromptTokenizer, limits: PromptLimits): string[] {
+  const warnings: string[] = [];
   const fail = (code: string, message: string): never => {
     throw new PromptError(code, message);
   };
@@ -100,6 +102,7 @@ export function checkPrompts(labels: readonly string[], templates: readonly stri
     if (unknownWords.length === ids.length) {
       fail('UNKNOWN_WORDS', `labels: "${clip(label)}" has only words the text tower does not know: ${unknownWords.join(', ')}`);
     }
+    if (unknownWords.length > 0) warnings.push(`label "${clip(label)}": words the text tower does not know: ${unknownWords.join(', ')}`);
   }
   if (templates.length === 0) fail('NO_TEMPLATES', 'templates: give at least one template or leave the field out');
   if (templates.length > limits.maxTemplates) fail('TOO_MANY_TEMPLATES', `templates: ${templates.length} templates, at most ${limits.maxTemplates} allowed (MAX_ZERO_SHOT_TEMPLATES)`);
@@ -108,7 +111,10 @@ export function checkPrompts(labels: readonly string[], templates: readonly stri
     if (template.length > limits.maxLabelLength) {
       fail('TEMPLATE_TOO_LONG', `templates: "${clip(template)}" is ${template.length} characters, at most ${limits.maxLabelLength} allowed (MAX_LABEL_LENGTH)`);
     }
+    const { unknownWords } = tokenizer.encode(template.replaceAll(LABEL_PLACEHOLDER, ' '));
+    if (unknownWords.length > 0) warnings.push(`template "${clip(template)}": words the text tower does not know: ${unknownWords.join(', ')}`);
   }
+  return warnings;
 }
 
 /** The prompts for one label: each template with {label} replaced. */

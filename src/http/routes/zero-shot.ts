@@ -62,8 +62,9 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       const { labels: rawLabels, templates: rawTemplates, ...fields } = input.fields;
       const labels = stringList(rawLabels, 'labels') ?? [];
       const templates = stringList(rawTemplates, 'templates') ?? [...model.defaultTemplates];
+      let warnings: string[];
       try {
-        checkPrompts(labels, templates, model.tokenizer, promptLimits);
+        warnings = checkPrompts(labels, templates, model.tokenizer, promptLimits);
       } catch (error) {
         if (error instanceof PromptError) throw badRequest(error.code, error.message);
         throw error;
@@ -73,6 +74,7 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       return {
         ...runInfo(model, options),
         templates,
+        ...(warnings.length > 0 ? { warnings } : {}),
         predictions: predictions.map((p) => ({ classes: topClasses(labels, p, options.topK), statistics: p.statistics })),
       };
     },
