@@ -2,7 +2,7 @@
 // predictPixels on ONNX Runtime), in mean mode and, for noisy heads, with the MC predictive.
 // So the numbers describe exactly what `npm start` serves, not the training-time graph.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { loadCheckpoint } from '../runtime/checkpoint.ts';
 import { Model, type PredictMode } from '../runtime/model.ts';
 import { normalisePixels, type ImageSet } from '../train/fashion-mnist.ts';
@@ -78,7 +78,9 @@ export async function evaluateCheckpoint(dir: string, data: ImageSet, descriptio
   }
   const { type, D, R, tau } = manifest.head;
   return {
-    checkpoint: dir,
+    // Relative to the working directory: the report is committed next to bundled models, and an
+    // absolute path would only name the machine it was made on.
+    checkpoint: relative(process.cwd(), resolve(dir)) || '.',
     name: manifest.name,
     head: { type, D, K, ...(R !== undefined && type !== 'det' ? { R } : {}), tau },
     data: { description, count: data.count },
