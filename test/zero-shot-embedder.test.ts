@@ -37,3 +37,19 @@ test('cached labels run no text-tower work; template ensemble is the renormalise
   mean.forEach((v, i) => assert.ok(Math.abs(first[i] - v / n) < 1e-6));
   await session.release();
 });
+
+test('a request with more prompts than the cache holds still gets every embedding, cached or not', async () => {
+  const u = mulberry32(5);
+  const tokenEmbeddings = Float32Array.from({ length: V * W }, () => 2 * u() - 1);
+  const projection = Float32Array.from({ length: W * E }, () => 2 * u() - 1);
+  const session = await createSession(buildTextTower({ tokenEmbeddings, projection, vocabulary: V, width: W, dim: E }), defaultEngineOptions);
+  const big = new LabelEmbedder(session, new PromptTokenizer(wordLevelTokenizerJson(words)), new EmbeddingCache(1000), E);
+  const small = new LabelEmbedder(session, new PromptTokenizer(wordLevelTokenizerJson(words)), new EmbeddingCache(2), E);
+  const labels = ['red circle', 'blue square', 'red square', 'blue circle'];
+  const templates = ['a {label}', 'a photo of a {label}'];
+  const reference = await big.embed(labels, templates);
+  await small.embed(labels.slice(0, 1), templates); // two prompts cached, then eight needed at once
+  assert.deepEqual(await small.embed(labels, templates), reference);
+  assert.deepEqual(await small.embed(labels, templates), reference);
+  await session.release();
+});

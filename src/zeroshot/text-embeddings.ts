@@ -29,8 +29,15 @@ export class LabelEmbedder {
   /** Unit embeddings of the labels, row-major [labels, dim]. */
   async embed(labels: readonly string[], templates: readonly string[]): Promise<Float32Array> {
     const prompts = labels.map((label) => fillTemplates(label, templates));
-    const missing = [...new Set(prompts.flat().filter((p) => this.cache.get(p) === undefined))];
-    const fresh = new Map<string, Float32Array>();
+    // Every prompt's embedding is taken into this request-local map first: inserting the new
+    // ones may evict cached prompts of this very request when it holds more than the cache.
+    const found = new Map<string, Float32Array>();
+    const missing: string[] = [];
+    for (const p of new Set(prompts.flat())) {
+      const hit = this.cache.get(p);
+      if (hit) found.set(p, hit);
+      else missing.push(p);
+    }
     if (missing.length > 0) {
       const encoded = missing.map((p) => this.tokenizer.encode(p).ids);
       const length = Math.max(1, ...encoded.map((ids) => ids.length));
@@ -42,7 +49,7 @@ export class LabelEmbedder {
       missing.forEach((p, b) => {
         const row = data.slice(b * this.dim, (b + 1) * this.dim);
         normaliseInPlace(row);
-        fresh.set(p, row);
+        found.set(p, row);
         this.cache.set(p, row);
       });
     }
@@ -50,7 +57,7 @@ export class LabelEmbedder {
     prompts.forEach((forLabel, k) => {
       const row = result.subarray(k * this.dim, (k + 1) * this.dim);
       for (const p of forLabel) {
-        const e = fresh.get(p) ?? this.cache.get(p)!;
+        const e = found.get(p)!;
         for (let i = 0; i < this.dim; i++) row[i] += e[i];
       }
       normaliseInPlace(row);
