@@ -49,7 +49,8 @@ test('a valid zero-shot checkpoint loads: no labels, noise tensors without loc_l
     'scale_layer_homoscedastic/bias', 'scale_layer_homoscedastic/kernel',
   ]);
   assert.ok(c.text && c.text.tower.byteLength > 0);
-  assert.equal((c.text.tokenizer.model as { type: string }).type, 'WordLevel');
+  // The WordLevel vocabulary as written: [PAD] 0, [UNK] 1, then the words in order.
+  assert.deepEqual(c.text.tokenizer.encode('A red hexagon'), { ids: [2, 3, 1], unknownWords: ['hexagon'] });
   assert.deepEqual(c.manifest.zeroShot, { templates: ['a {label}'], imageNormalisation: 'after-noise' });
 });
 

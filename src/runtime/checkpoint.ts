@@ -29,8 +29,8 @@ export interface Checkpoint {
   weights: HeadWeights;
   /** K class names for classification models; empty for zero-shot models. */
   labels: string[];
-  /** Zero-shot models only: text.onnx bytes (I/O checked) and the parsed tokenizer.json. */
-  text?: { tower: Uint8Array; tokenizer: Record<string, unknown> };
+  /** Zero-shot models only: text.onnx bytes (I/O checked) and the loaded tokenizer.json. */
+  text?: { tower: Uint8Array; tokenizer: PromptTokenizer };
 }
 
 /** A checkpoint that cannot be served. `file` is the path of the offending file (or folder). */
@@ -262,15 +262,16 @@ async function loadTextFiles(root: string, manifest: Manifest): Promise<NonNulla
   const towerBytes = await readRequired(towerFile);
   validateTextTower(towerBytes, manifest, towerFile);
   const tokenizerFile = join(root, CHECKPOINT_FILES.tokenizer);
-  let tokenizer: Record<string, unknown>;
+  let json: Record<string, unknown>;
   try {
-    tokenizer = JSON.parse((await readRequired(tokenizerFile)).toString('utf8')) as Record<string, unknown>;
+    json = JSON.parse((await readRequired(tokenizerFile)).toString('utf8')) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(tokenizerFile, `not valid JSON: ${(e as Error).message}`);
   }
+  let tokenizer: PromptTokenizer;
   try {
-    new PromptTokenizer(tokenizer);
+    tokenizer = new PromptTokenizer(json);
   } catch (e) {
     throw new CheckpointError(tokenizerFile, `not a usable Hugging Face tokenizer: ${(e as Error).message}`);
   }

@@ -12,7 +12,7 @@ import { zeroShotMean } from '../zeroshot/head.ts';
 import { ZeroShotMcHead } from '../zeroshot/mc-head.ts';
 import { EmbeddingCache } from '../zeroshot/lru.ts';
 import { LabelEmbedder } from '../zeroshot/text-embeddings.ts';
-import { PromptTokenizer } from '../zeroshot/tokenizer.ts';
+import type { PromptTokenizer } from '../zeroshot/tokenizer.ts';
 
 export interface ZeroShotLimits extends ModelLimits {
   /** Prompts whose text embeddings are kept (LRU). */
@@ -21,8 +21,6 @@ export interface ZeroShotLimits extends ModelLimits {
 
 export class ZeroShotModel {
   readonly task = 'zero-shot';
-  /** Zero-shot models have no fixed label set. */
-  readonly labels: readonly string[] = [];
 
   private constructor(
     readonly manifest: Manifest,
@@ -37,7 +35,7 @@ export class ZeroShotModel {
   static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ZeroShotLimits): Promise<ZeroShotModel> {
     const { manifest, text } = checkpoint;
     if (!text || !manifest.zeroShot) throw new Error(`checkpoint ${manifest.name} is not a zero-shot checkpoint`);
-    const tokenizer = new PromptTokenizer(text.tokenizer);
+    const { tokenizer } = text;
     const opened: { release(): Promise<void> }[] = [];
     try {
       const image = await ImageTower.create(checkpoint.backbone, manifest.input, engine, limits.maxImagePixels);

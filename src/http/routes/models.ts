@@ -61,7 +61,7 @@ const modelRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry
     { schema: { tags: ['models'], params: ModelParams, response: { 200: LabelsResponse, 404: ErrorResponse, 503: ErrorResponse } } },
     async (request) => {
       const model = requireModel(registry, request.params.name);
-      if (model.manifest.task !== 'classification') throw new HttpError(404, 'NO_LABELS', `model '${model.name}' has no fixed label set`);
+      if (model.task !== 'classification') throw new HttpError(404, 'NO_LABELS', `model '${model.name}' has no fixed label set`);
       return { model: model.name, labels: [...model.labels] };
     },
   );
