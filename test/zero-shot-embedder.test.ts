@@ -10,11 +10,16 @@ import { mulberry32 } from './reference.ts';
 const words = ['a', 'photo', 'of', 'red', 'circle', 'blue', 'square'];
 const W = 4, E = 3, V = words.length + 2;
 
-test('cached labels run no text-tower work; template ensemble is the renormalised mean', async () => {
-  const u = mulberry32(4);
+/** A random demo text tower's session, seeded. */
+async function textTower(seed: number) {
+  const u = mulberry32(seed);
   const tokenEmbeddings = Float32Array.from({ length: V * W }, () => 2 * u() - 1);
   const projection = Float32Array.from({ length: W * E }, () => 2 * u() - 1);
-  const session = await createSession(buildTextTower({ tokenEmbeddings, projection, vocabulary: V, width: W, dim: E }), defaultEngineOptions);
+  return createSession(buildTextTower({ tokenEmbeddings, projection, vocabulary: V, width: W, dim: E }), defaultEngineOptions);
+}
+
+test('cached labels run no text-tower work; template ensemble is the renormalised mean', async () => {
+  const session = await textTower(4);
   const embedder = new LabelEmbedder(session, new PromptTokenizer(wordLevelTokenizerJson(words)), new EmbeddingCache(16), E);
   const templates = ['a {label}', 'a photo of a {label}'];
 
@@ -39,10 +44,7 @@ test('cached labels run no text-tower work; template ensemble is the renormalise
 });
 
 test('a request with more prompts than the cache holds still gets every embedding, cached or not', async () => {
-  const u = mulberry32(5);
-  const tokenEmbeddings = Float32Array.from({ length: V * W }, () => 2 * u() - 1);
-  const projection = Float32Array.from({ length: W * E }, () => 2 * u() - 1);
-  const session = await createSession(buildTextTower({ tokenEmbeddings, projection, vocabulary: V, width: W, dim: E }), defaultEngineOptions);
+  const session = await textTower(5);
   const big = new LabelEmbedder(session, new PromptTokenizer(wordLevelTokenizerJson(words)), new EmbeddingCache(1000), E);
   const small = new LabelEmbedder(session, new PromptTokenizer(wordLevelTokenizerJson(words)), new EmbeddingCache(2), E);
   const labels = ['red circle', 'blue square', 'red square', 'blue circle'];
