@@ -304,6 +304,29 @@ test('(4) seeded results do not depend on the chunk size at K = 29,593 (one chun
   }
 });
 
+test('the MC loop returns to the event loop between chunks (other requests are served meanwhile)', async () => {
+  // ORT runs on the event-loop thread (onnxruntime-node calls it from a setImmediate), so what
+  // keeps the server answering health checks and other requests during a long MC request is
+  // that each chunk is its own run: the loop turns at least once between two chunks. A runner
+  // that ran all chunks in one go would let the ticker below turn at most once or twice.
+  const spec = specOf({ type: 'het-xl', covariance: 'param-efficient' });
+  const runner = await runnerFor(spec, randomHeadWeights(spec, 909), { memoryBudgetBytes: 3000 });
+  const S = 100;
+  const chunks = runner.chunksFor(S, BATCH).length;
+  assert.equal(chunks, 20);
+  let turns = 0;
+  let done = false;
+  const tick = () => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  await runner.mc(phi, BATCH, { samples: S, seed: 4 });
+  done = true;
+  assert.ok(turns >= chunks, `the event loop turned ${turns} times during ${chunks} chunks`);
+});
+
 test('bad weights and bad calls are rejected with clear errors', async () => {
   const spec = specOf({ type: 'het-xl', covariance: 'param-efficient' });
   const weights = randomHeadWeights(spec, 808);
