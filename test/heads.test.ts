@@ -327,6 +327,21 @@ test('the MC loop returns to the event loop between chunks (other requests are s
   assert.ok(turns >= chunks, `the event loop turned ${turns} times during ${chunks} chunks`);
 });
 
+test('an aborted signal stops the MC loop between chunks; one never aborted changes nothing', async () => {
+  const spec = specOf({ type: 'het-xl', covariance: 'param-efficient' });
+  const runner = await runnerFor(spec, randomHeadWeights(spec, 910), { memoryBudgetBytes: 3000 });
+  const options = { samples: 100, seed: 6 };
+  assert.equal(runner.chunksFor(options.samples, BATCH).length, 20);
+  // Aborted after the loop has turned twice: mid-way through the 20 chunks.
+  const midway = new AbortController();
+  const aborted = runner.mc(phi, BATCH, { ...options, signal: midway.signal });
+  setImmediate(() => setImmediate(() => midway.abort()));
+  await assert.rejects(aborted, { name: 'AbortError' });
+  await assert.rejects(runner.mc(phi, BATCH, { ...options, signal: AbortSignal.abort() }), { name: 'AbortError' });
+  const live = new AbortController();
+  assert.deepEqual(await runner.mc(phi, BATCH, { ...options, signal: live.signal }), await runner.mc(phi, BATCH, options));
+});
+
 test('bad weights and bad calls are rejected with clear errors', async () => {
   const spec = specOf({ type: 'het-xl', covariance: 'param-efficient' });
   const weights = randomHeadWeights(spec, 808);

@@ -122,6 +122,15 @@ test('results do not depend on the chunk size (a 1 KB budget forces chunks of on
   assert.deepEqual(one.sampleArgmax, whole.sampleArgmax);
 });
 
+test('an aborted signal stops the MC loop between chunks', async () => {
+  const head = await mcHead('after-noise', 1024); // chunks of one sample
+  const client = new AbortController();
+  const run = head.mc(z, 1, texts, { samples: 50, seed: 3, signal: client.signal });
+  setImmediate(() => client.abort());
+  await assert.rejects(run, { name: 'AbortError' });
+  await assert.rejects(head.mc(z, 1, texts, { samples: 5, seed: 3, signal: AbortSignal.abort() }), { name: 'AbortError' });
+});
+
 test('a batch of images shares the noise block: each image equals its own run', async () => {
   const z2 = rand(E, 1);
   const head = await mcHead();

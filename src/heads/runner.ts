@@ -87,6 +87,7 @@ export class OrtHeadRunner implements HeadRunner {
     const perImage = await this.perImageFeeds(phi, batch);
     const accumulator = new McAccumulator(batch, this.graphs.K, samples);
     for (const chunk of this.chunksFor(samples, batch)) {
+      options.signal?.throwIfAborted();
       const outputs = await this.sampleSession.run({ ...perImage, ...this.noiseFeeds(options, chunk) });
       accumulator.addChunk(chunk.start, chunk.count, chunkReductions(outputs));
     }

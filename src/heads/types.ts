@@ -12,6 +12,11 @@ export interface McOptions {
   seed: number;
   /** How the samples' noise is drawn (src/noise/estimator.ts); default 'plain'. */
   estimator?: Estimator;
+  /**
+   * Checked before every chunk: once aborted, the MC loop stops and rejects with the signal's
+   * reason (an AbortError), e.g. when the client has gone away.
+   */
+  signal?: AbortSignal;
 }
 
 /** Per image, the MC estimate over S sampled softmaxes p_s. */

@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isImageError } from '../image/preprocess.ts';
+import { isAbortError } from './cancellation.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -31,8 +32,12 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
 };
 
+/** nginx's "client closed request": logged, never seen by the client, which has gone. */
+const CLIENT_CLOSED = 499;
+
 function mapError(error: FastifyError | HttpError | Error): { status: number; code: string; message: string } {
   if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
+  if (isAbortError(error)) return { status: CLIENT_CLOSED, code: 'CLIENT_CLOSED', message: 'the client closed the connection; the computation was stopped' };
   if (isImageError(error)) {
     if (error.code === 'IMAGE_TOO_LARGE') return { status: 413, code: 'IMAGE_TOO_LARGE', message: error.message };
     return { status: 400, code: error.code === 'IMAGE_EMPTY' ? 'IMAGE_EMPTY' : 'INVALID_IMAGE', message: error.message };

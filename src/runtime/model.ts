@@ -21,6 +21,8 @@ export interface PredictOptions {
   seed: number;
   /** MC estimator (src/noise/estimator.ts); default 'plain'. */
   estimator?: Estimator;
+  /** Stops an MC computation between chunks once aborted (McOptions.signal). */
+  signal?: AbortSignal;
 }
 
 export interface PredictionStatistics {
@@ -116,7 +118,7 @@ export class Model {
     if (options.mode === 'mean' || !this.supportsMc) {
       return (await this.head.mean(phi, batch)).map(meanPrediction);
     }
-    const results = await this.head.mc(phi, batch, { samples: options.samples, seed: options.seed, estimator: options.estimator });
+    const results = await this.head.mc(phi, batch, { samples: options.samples, seed: options.seed, estimator: options.estimator, signal: options.signal });
     return results.map((r) => mcPrediction(r, options.samples));
   }
 

@@ -30,6 +30,8 @@ export interface ZeroShotMcOptions {
   samples: number;
   seed: number;
   estimator?: Estimator;
+  /** Checked before every chunk, as in McOptions. */
+  signal?: AbortSignal;
 }
 
 export interface ZeroShotMcHeadOptions {
@@ -103,6 +105,7 @@ export class ZeroShotMcHead {
     const { seed, samples, estimator = 'plain' } = options;
     const accumulator = new McAccumulator(batch, K, samples);
     for (const chunk of planChunks(samples, maxSamplesPerChunk(memoryBudgetBytes, batch, K, E, R))) {
+      options.signal?.throwIfAborted();
       const outputs = await this.sampleSession.run({
         ...perRequest,
         [EPS_R]: floatTensor(this.noise.rows(seed, STREAM_FACTOR, chunk.start, chunk.count, R, estimator), [chunk.count, R]),

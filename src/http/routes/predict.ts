@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
 import { requireClassifier } from '../context.ts';
+import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { readInput } from '../input.ts';
 import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
@@ -60,11 +61,11 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
         response: { 200: ClassifyResponse, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const model = requireClassifier(registry, request.params.name);
       const input = await readInput(request, 'images', inputLimits);
       const options = resolveOptions(model, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config);
-      const predictions = await model.predict(input.images, options);
+      const predictions = await model.predict(input.images, { ...options, signal: abortedWhenClientLeaves(reply) });
       return {
         ...runInfo(model, options),
         predictions: predictions.map((p) => ({ classes: topClasses(model.labels, p, options.topK), statistics: p.statistics })),
@@ -86,12 +87,12 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
         response: { 200: PredictiveResponse, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const model = requireClassifier(registry, request.params.name);
       const input = await readInput(request, 'image', { ...inputLimits, maxImages: 1 });
       if (input.images.length !== 1) throw badRequest('TOO_MANY_IMAGES', 'predictive takes exactly one image');
       const options = resolveOptions(model, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config);
-      const [prediction] = await model.predict(input.images, options);
+      const [prediction] = await model.predict(input.images, { ...options, signal: abortedWhenClientLeaves(reply) });
       const top = options.encoding === 'top-n' ? topNProbabilities(model, prediction.probs, options.topN) : undefined;
       const indices = top?.indices ?? [];
       return {

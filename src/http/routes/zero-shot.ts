@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
 import { requireZeroShot } from '../context.ts';
+import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
@@ -56,7 +57,7 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
         response: { 200: ZeroShotResponse, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const model = requireZeroShot(registry, request.params.name);
       const input = await readInput(request, 'images', inputLimits);
       const { labels: rawLabels, templates: rawTemplates, ...fields } = input.fields;
@@ -70,7 +71,7 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
         throw error;
       }
       const options = resolveOptions(model, mergeOptions(request.query, fields, ZERO_SHOT_OPTIONS), config, labels.length);
-      const predictions = await model.predict(input.images, labels, templates, options);
+      const predictions = await model.predict(input.images, labels, templates, { ...options, signal: abortedWhenClientLeaves(reply) });
       return {
         ...runInfo(model, options),
         templates,
