@@ -1,10 +1,16 @@
 // Reading a request's images and options, JSON (base64) or multipart, within the configured limits.
 import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
 import { HttpError, badRequest } from './errors.ts';
 
 export interface InputLimits {
   bodyLimitBytes: number;
   maxImages: number;
+}
+
+/** The input limits of the configuration. */
+export function inputLimitsOf(config: Pick<Config, 'bodyLimitBytes' | 'maxImagesPerRequest'>): InputLimits {
+  return { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
 }
 
 export interface RequestInput {

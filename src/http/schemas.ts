@@ -13,6 +13,9 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse', description: 'Fastify error shape with a stable code.' },
 );
 
+/** The error responses every inference route (classify, predictive, zero-shot) documents. */
+export const InferenceErrors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
+
 export const ModelParams = Type.Object({ name: Type.String({ description: 'Model name (its folder under MODELS_DIR).' }) });
 export type ModelParams = Static<typeof ModelParams>;
 

@@ -118,7 +118,7 @@ export class Model {
     if (options.mode === 'mean' || !this.supportsMc) {
       return (await this.head.mean(phi, batch)).map(meanPrediction);
     }
-    const results = await this.head.mc(phi, batch, { samples: options.samples, seed: options.seed, estimator: options.estimator, signal: options.signal });
+    const results = await this.head.mc(phi, batch, options);
     return results.map((r) => mcPrediction(r, options.samples));
   }
 

@@ -104,7 +104,7 @@ export class ZeroShotModel {
   async predictPixels(pixels: Float32Array, batch: number, labels: readonly string[], templates: readonly string[], options: PredictOptions): Promise<Prediction[]> {
     const [embeddings, texts] = await Promise.all([this.image.embed(pixels, batch), this.text.embed(labels, templates)]);
     if (options.mode === 'mc' && this.mcHead) {
-      const results = await this.mcHead.mc(embeddings, batch, texts, { samples: options.samples, seed: options.seed, estimator: options.estimator, signal: options.signal });
+      const results = await this.mcHead.mc(embeddings, batch, texts, options);
       return results.map((r) => mcPrediction(r, options.samples));
     }
     const spec = { dim: this.manifest.head.D, tau: this.manifest.head.tau };

@@ -5,7 +5,7 @@ import type { App, RouteContext } from '../context.ts';
 import { requireClassifier } from '../context.ts';
 import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
-import { readInput } from '../input.ts';
+import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
 import { runInfo, topClasses } from '../results.ts';
 import type { Model } from '../../runtime/model.ts';
@@ -13,7 +13,7 @@ import { topK } from '../../heads/statistics.ts';
 import {
   ClassifyQuery,
   ClassifyResponse,
-  ErrorResponse,
+  InferenceErrors,
   ModelParams,
   PredictiveQuery,
   PredictiveResponse,
@@ -24,7 +24,6 @@ import {
 const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
 const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN'] as const;
 
-const errors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
 
 /** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
 function encode(values: Float32Array, encoding: Encoding, indices: number[]): number[] | string {
@@ -47,7 +46,7 @@ function topNProbabilities(model: Model, probs: Float32Array, n: number) {
 
 const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
-  const inputLimits = { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
+  const inputLimits = inputLimitsOf(config);
 
   app.post(
     '/v1/models/:name/classify',
@@ -58,7 +57,7 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
         params: ModelParams,
         querystring: ClassifyQuery,
         body: classifyBody,
-        response: { 200: ClassifyResponse, ...errors },
+        response: { 200: ClassifyResponse, ...InferenceErrors },
       },
     },
     async (request, reply) => {
@@ -84,7 +83,7 @@ const predictRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regist
         params: ModelParams,
         querystring: PredictiveQuery,
         body: predictiveBody,
-        response: { 200: PredictiveResponse, ...errors },
+        response: { 200: PredictiveResponse, ...InferenceErrors },
       },
     },
     async (request, reply) => {

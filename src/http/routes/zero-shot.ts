@@ -6,15 +6,14 @@ import type { App, RouteContext } from '../context.ts';
 import { requireZeroShot } from '../context.ts';
 import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
-import { readInput } from '../input.ts';
+import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
 import { runInfo, topClasses } from '../results.ts';
-import { ErrorResponse, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
+import { InferenceErrors, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
 import { checkPrompts, PromptError } from '../../zeroshot/tokenizer.ts';
 
 const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
 
-const errors = { 400: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse };
 
 /**
  * A list of strings from a JSON body (already an array) or multipart fields: repeated fields arrive
@@ -40,7 +39,7 @@ export function stringList(raw: unknown, name: string): string[] | undefined {
 
 const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
-  const inputLimits = { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
+  const inputLimits = inputLimitsOf(config);
   const promptLimits = { maxLabels: config.maxZeroShotLabels, maxLabelLength: config.maxLabelLength, maxTemplates: config.maxZeroShotTemplates };
 
   app.post(
@@ -54,7 +53,7 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
         params: ModelParams,
         querystring: ZeroShotQuery,
         body: zeroShotBody,
-        response: { 200: ZeroShotResponse, ...errors },
+        response: { 200: ZeroShotResponse, ...InferenceErrors },
       },
     },
     async (request, reply) => {
