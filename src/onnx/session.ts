@@ -90,4 +90,8 @@ export function floatTensor(data: Float32Array, dims: number[]): ort.Tensor {
   return new ort.Tensor('float32', data, dims);
 }
 
+export function int64Tensor(data: BigInt64Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('int64', data, dims);
+}
+
 export type { Tensor } from 'onnxruntime-node';

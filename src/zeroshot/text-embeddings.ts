@@ -3,8 +3,7 @@
 // and a label's embedding is the renormalised mean over its templates (CLIP's prompt ensembling).
 // A request whose prompts are all cached runs no text-tower work.
 
-import * as ort from 'onnxruntime-node';
-import type { Session } from '../onnx/session.ts';
+import { int64Tensor, type Session } from '../onnx/session.ts';
 import { normaliseInPlace } from './head.ts';
 import { EmbeddingCache } from './lru.ts';
 import { TEXT_INPUT, TEXT_OUTPUT } from '../runtime/manifest.ts';
@@ -23,7 +22,7 @@ export class LabelEmbedder {
 
   /** One text-tower run on a single [UNK] token, outside the cache and the run count. */
   async warmUp(): Promise<void> {
-    await this.session.run({ [TEXT_INPUT]: new ort.Tensor('int64', BigInt64Array.from([1n]), [1, 1]) });
+    await this.session.run({ [TEXT_INPUT]: int64Tensor(BigInt64Array.from([1n]), [1, 1]) });
   }
 
   /** Unit embeddings of the labels, row-major [labels, dim]. */
@@ -44,7 +43,7 @@ export class LabelEmbedder {
       const ids = new BigInt64Array(missing.length * length); // 0 = [PAD]
       encoded.forEach((row, b) => row.forEach((id, i) => (ids[b * length + i] = BigInt(id))));
       this.towerRuns++;
-      const out = (await this.session.run({ [TEXT_INPUT]: new ort.Tensor('int64', ids, [missing.length, length]) }))[TEXT_OUTPUT];
+      const out = (await this.session.run({ [TEXT_INPUT]: int64Tensor(ids, [missing.length, length]) }))[TEXT_OUTPUT];
       const data = out.data as Float32Array;
       missing.forEach((p, b) => {
         const row = data.slice(b * this.dim, (b + 1) * this.dim);
