@@ -75,7 +75,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (!registry) {
     registry = new ModelRegistry(
       { provider: config.ortProvider, threads: config.ortThreads },
-      { maxImagePixels: config.maxImagePixels, headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024, textCacheSize: config.textCacheSize },
+      { maxImagePixels: config.maxImagePixels, headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024, textCacheSize: config.textCacheSize, textBatchTokens: config.textBatchTokens },
       app.log,
     );
     void registry.loadAll(config.modelsDir);

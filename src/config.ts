@@ -29,9 +29,25 @@ export const ConfigSchema = Type.Object({
   maxLabelLength: Type.Integer({ minimum: 1, maximum: 10_000, default: 200 }),
   /** Zero-shot: prompt embeddings kept per model (LRU). */
   textCacheSize: Type.Integer({ minimum: 1, default: 10_000 }),
+  /**
+   * Zero-shot: most prompt tokens (labels x templates x tokens, bounded from per-label and
+   * per-template counts) in one request. 400k admits the label and template maxima at ~12 tokens
+   * a prompt (CLIP-style "a photo of a {label}." with 1-3-word labels is 6-10).
+   */
+  maxZeroShotPromptTokens: Type.Integer({ minimum: 1, default: 400_000 }),
+  /** Zero-shot: most rows x padded length of one text-tower run; bounds how long one run holds the event loop and its memory. */
+  textBatchTokens: Type.Integer({ minimum: 1, default: 8192 }),
   ortProvider: Type.Union([Type.Literal('auto'), Type.Literal('cpu'), Type.Literal('cuda')], { default: 'auto' }),
   /** ORT intra-op threads; 0 lets ORT pick one per physical core. */
   ortThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
+  /** Time to receive a whole request, headers and body; a stalled upload gets a 408 and is closed. */
+  requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
+  /** Time to receive the request headers (capped at requestTimeoutMs). */
+  headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 10_000 }),
+  /** An idle keep-alive connection is closed after this; above a load balancer's usual 60 s idle timeout. */
+  keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 72_000 }),
+  /** On SIGTERM/SIGINT, how long in-flight requests may finish before every connection is closed. */
+  shutdownDrainTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 8_000 }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -51,8 +67,14 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   maxZeroShotTemplates: 'MAX_ZERO_SHOT_TEMPLATES',
   maxLabelLength: 'MAX_LABEL_LENGTH',
   textCacheSize: 'TEXT_CACHE_SIZE',
+  maxZeroShotPromptTokens: 'MAX_ZERO_SHOT_PROMPT_TOKENS',
+  textBatchTokens: 'TEXT_BATCH_TOKENS',
   ortProvider: 'ORT_PROVIDER',
   ortThreads: 'ORT_THREADS',
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
+  headersTimeoutMs: 'HEADERS_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
+  shutdownDrainTimeoutMs: 'SHUTDOWN_DRAIN_TIMEOUT_MS',
 };
 
 export class ConfigError extends Error {}

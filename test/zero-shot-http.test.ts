@@ -38,8 +38,8 @@ before(async () => {
     zeroShot: { vocabulary: VOCABULARY, templates: TEMPLATES },
   });
   await makeTinyCheckpoint(modelsDir, { name: CLASSIFIER, type: 'det' });
-  const config = loadConfig({}, { modelsDir, logLevel: 'silent', ortThreads: 1, maxZeroShotLabels: 4, maxZeroShotTemplates: 3, maxLabelLength: 30, maxImagesPerRequest: 3 });
-  registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 64 << 20, textCacheSize: 100 }, { info() {}, error() {} });
+  const config = loadConfig({}, { modelsDir, logLevel: 'silent', ortThreads: 1, maxZeroShotLabels: 4, maxZeroShotTemplates: 3, maxLabelLength: 30, maxImagesPerRequest: 3, maxZeroShotPromptTokens: 200 });
+  registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 64 << 20, textCacheSize: 100, textBatchTokens: 16 }, { info() {}, error() {} });
   await registry.loadAll(modelsDir);
   app = await buildApp(config, { registry, logger: false });
   png = await testPng(8, 8, 1);
@@ -167,6 +167,14 @@ describe('zero-shot bad input: a 400 naming the problem, and the server keeps se
     ['label of unknown words only', { images: image(), labels: ['red circle', 'purple hexagon'] }, 'UNKNOWN_WORDS', /does not know: purple, hexagon/],
     ['template without {label}', { images: image(), labels: ['red circle'], templates: ['a photo'] }, 'TEMPLATE_WITHOUT_LABEL', /does not contain \{label\}/],
     ['too many templates', { images: image(), labels: ['red circle'], templates: ['{label}', 'a {label}', 'of {label}', 'photo {label}'] }, 'TOO_MANY_TEMPLATES', /at most 3/],
+    ['labels the same to the text tower', { images: image(), labels: ['red circle', 'Red Circle'] }, 'DUPLICATE_LABEL', /"red circle" and "Red Circle" are the same tokens to the text tower/],
+    [
+      'too many prompt tokens',
+      // 4 labels of 5 tokens x 3 templates of 4 placeholders each: 20 x 12 = 240 tokens.
+      { images: image(), labels: ['red circle blue square big', 'green circle blue square big', 'blue circle red square big', 'big circle red square blue'], templates: ['{label}{label} {label} {label}', '{label} {label}{label} {label}', '{label} {label} {label}{label}'] },
+      'TOO_MANY_PROMPT_TOKENS',
+      /^labels x templates: up to 240 prompt tokens \(4 labels x 3 templates\), at most 200 allowed \(MAX_ZERO_SHOT_PROMPT_TOKENS\)/,
+    ],
     ['labels not strings', { images: image(), labels: [{ text: 'red' }] }, 'INVALID_REQUEST', /labels/],
     ['topK above the number of labels', { images: image(), labels: ['red circle', 'blue square'], topK: 3 }, 'TOPK_OUT_OF_RANGE', /between 1 and 2/],
     ['no images', { labels: ['red circle'] }, 'INVALID_REQUEST', /images/],
@@ -197,6 +205,14 @@ describe('zero-shot bad input: a 400 naming the problem, and the server keeps se
     assert.match(zeroShot.json().message, /classify/);
     const unknown = await post({ images: [b64(png)], labels: ['red circle'] }, '/v1/models/nope/zero-shot');
     assert.equal(unknown.statusCode, 404);
+  });
+
+  test('an abandoned request (aborted signal) stops before any image or text-tower work', async () => {
+    const model = zeroShotModel();
+    const runs = model.textTowerRuns;
+    const options = { mode: 'mean' as const, samples: 1, seed: 0, signal: AbortSignal.abort() };
+    await assert.rejects(model.predict([png], ['green circle', 'blue circle'], TEMPLATES, options), { name: 'AbortError' });
+    assert.equal(model.textTowerRuns, runs);
   });
 
   test('after all of that, a good request still works', async () => {

@@ -13,10 +13,13 @@ import { ZeroShotMcHead } from '../zeroshot/mc-head.ts';
 import { EmbeddingCache } from '../zeroshot/lru.ts';
 import { LabelEmbedder } from '../zeroshot/text-embeddings.ts';
 import type { PromptTokenizer } from '../zeroshot/tokenizer.ts';
+import { ConfigSchema } from '../config.ts';
 
 export interface ZeroShotLimits extends ModelLimits {
   /** Prompts whose text embeddings are kept (LRU). */
   textCacheSize: number;
+  /** Most rows x padded length of one text-tower run (TEXT_BATCH_TOKENS); when absent (src/cli/openapi.ts serves no model), that variable's default. */
+  textBatchTokens?: number;
 }
 
 export class ZeroShotModel {
@@ -52,7 +55,8 @@ export class ZeroShotModel {
               engine,
             )
           : undefined;
-      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D);
+      const batchTokens = limits.textBatchTokens ?? ConfigSchema.properties.textBatchTokens.default;
+      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D, batchTokens);
       return new ZeroShotModel(manifest, tokenizer, image, embedder, () => textSession.release(), mcHead);
     } catch (error) {
       await Promise.all(opened.map((o) => o.release()));
@@ -95,14 +99,21 @@ export class ZeroShotModel {
     return this.text.towerRuns;
   }
 
-  /** Encoded images -> one prediction over `labels` per image. Throws ImageError for bad images. */
+  /**
+   * Encoded images -> one prediction over `labels` per image. Throws ImageError for bad images,
+   * and the signal's reason once options.signal is aborted: it is checked before each stage
+   * (preprocessing, the towers, the head), between text-tower batches and between MC chunks.
+   */
   async predict(images: Buffer[], labels: readonly string[], templates: readonly string[], options: PredictOptions): Promise<Prediction[]> {
+    options.signal?.throwIfAborted();
     return this.predictPixels(await this.image.preprocess(images), images.length, labels, templates, options);
   }
 
   /** Preprocessed input [batch, ...input shape] -> one prediction over `labels` per image. */
   async predictPixels(pixels: Float32Array, batch: number, labels: readonly string[], templates: readonly string[], options: PredictOptions): Promise<Prediction[]> {
-    const [embeddings, texts] = await Promise.all([this.image.embed(pixels, batch), this.text.embed(labels, templates)]);
+    options.signal?.throwIfAborted();
+    const [embeddings, texts] = await Promise.all([this.image.embed(pixels, batch), this.text.embed(labels, templates, options.signal)]);
+    options.signal?.throwIfAborted();
     if (options.mode === 'mc' && this.mcHead) {
       const results = await this.mcHead.mc(embeddings, batch, texts, options);
       return results.map((r) => mcPrediction(r, options.samples));

@@ -40,7 +40,12 @@ export function stringList(raw: unknown, name: string): string[] | undefined {
 const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
   const inputLimits = inputLimitsOf(config);
-  const promptLimits = { maxLabels: config.maxZeroShotLabels, maxLabelLength: config.maxLabelLength, maxTemplates: config.maxZeroShotTemplates };
+  const promptLimits = {
+    maxLabels: config.maxZeroShotLabels,
+    maxLabelLength: config.maxLabelLength,
+    maxTemplates: config.maxZeroShotTemplates,
+    maxPromptTokens: config.maxZeroShotPromptTokens,
+  };
 
   app.post(
     '/v1/models/:name/zero-shot',
