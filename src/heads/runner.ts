@@ -82,6 +82,8 @@ export class OrtHeadRunner implements HeadRunner {
     this.checkPhi(phi, batch);
     checkMcOptions(options);
     const { samples } = options;
+    // Before any session runs, not only between chunks: at small K all of S is one chunk.
+    options.signal?.throwIfAborted();
     if (this.graphs.type === 'det') return this.detMc(phi, batch, samples);
 
     const perImage = await this.perImageFeeds(phi, batch);

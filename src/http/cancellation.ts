@@ -5,8 +5,9 @@ import type { FastifyReply } from 'fastify';
 
 /**
  * A signal aborted when the response's connection closes before the response was sent (the
- * client disconnected or timed out). Pass it to Model.predict: the MC loop checks it between
- * chunks. A closed connection after a complete response aborts nothing.
+ * client disconnected or timed out). Pass it to Model.predict, which checks it before each image
+ * is decoded, before the backbone, before the head and between MC chunks. A closed connection
+ * after a complete response aborts nothing.
  */
 export function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();

@@ -2,7 +2,8 @@
 //
 // Per image, with sharp (libvips):
 //   1. refuse empty buffers; read the header only (cheap) to learn the format and the pixel count,
-//      so formats we do not accept and oversized images are refused before any pixel is decoded;
+//      so formats we do not accept, oversized images and extreme aspect ratios are refused before
+//      any pixel is decoded;
 //   2. decode with failOn 'error' (truncated or corrupt pixel data throws instead of being half-decoded)
 //      and limitInputPixels (a second guard, in case the header and the decoder disagree);
 //      only the first frame/page of animated or multi-page images is used;
@@ -23,6 +24,8 @@ export { ImageError, IMAGE_ERROR_CODES, isImageError, type ImageErrorCode } from
 export interface ImageLimits {
   /** Largest width x height accepted (of the first frame), checked before decoding. */
   maxInputPixels: number;
+  /** Checked before each image is decoded: once aborted, no further image is started. */
+  signal?: AbortSignal;
   /** How many images of a batch are decoded at once (default 4, the size of libuv's default thread pool,
    *  which is where sharp runs its work: more would only queue there while holding memory). */
   concurrency?: number;
@@ -32,6 +35,16 @@ export interface ImageLimits {
 export const SUPPORTED_FORMATS_TEXT = 'jpeg, png, webp, gif, tiff, avif';
 
 const DEFAULT_CONCURRENCY = 4;
+
+/**
+ * Longest side over shortest side. Beyond some ratio libvips cannot resize at all (a 40,000,000 x 1
+ * image to 28 x 28 needs a 1.4 million-fold shrink, over reduceh's range; center-crop would first
+ * scale it to 1.1 billion pixels wide, over libvips' coordinate range) and fails with its internal
+ * text. At 1000:1 every resize mode stays far inside those ranges (1000 x 1, 1 x 1000 and
+ * 200,000 x 200 resize in every mode to 28 x 28 and to 1024 x 1024), and no photograph is anywhere
+ * near it. Fixed, not an environment variable: it protects libvips, it is not a policy.
+ */
+export const MAX_ASPECT_RATIO = 1000;
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 
 /** Shape of the batch tensor for `batchSize` images: [B, C, H, W] or [B, H, W, C]. */
@@ -165,6 +178,14 @@ async function decodeToPixels(image: Buffer, spec: InputSpec, limits: ImageLimit
       `${pixels} pixels (${meta.width}x${meta.height}) is over the limit of ${limits.maxInputPixels}`,
     );
   }
+  const ratio = Math.max(meta.width, meta.height) / Math.min(meta.width, meta.height);
+  if (ratio > MAX_ASPECT_RATIO) {
+    throw new ImageError(
+      'IMAGE_ASPECT_RATIO',
+      index,
+      `${meta.width}x${meta.height} has an aspect ratio of ${Math.round(ratio)}:1, over the limit of ${MAX_ASPECT_RATIO}:1 (longest side over shortest side)`,
+    );
+  }
 
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
@@ -259,6 +280,8 @@ export async function preprocessImages(images: Buffer[], spec: InputSpec, limits
   const out = new Float32Array(images.length * perImage);
   const tables = normalisationTables(spec);
   await forEachBounded(images.length, limits.concurrency ?? DEFAULT_CONCURRENCY, async (index) => {
+    // A client that has gone away needs none of its images: stop before decoding the next one.
+    limits.signal?.throwIfAborted();
     const pixels = await decodeToPixels(images[index], spec, limits, index);
     writeNormalised(pixels, spec, tables, out, index * perImage);
   });

@@ -1,8 +1,11 @@
 // Reading and validating a checkpoint folder (format v1, docs/checkpoint-format.md).
 // Everything a model needs is checked here, before any session is created, and every refusal
 // names the file and the problem. No HTTP and no logging: the caller (the registry) logs.
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+// Symlinks: every file is resolved (realpath) and must stay inside its model's folder, and a
+// symlinked model folder must resolve inside MODELS_DIR; files are read through the resolved path.
+// Otherwise a labels.txt linked to any file the server can read would be served by /labels.
+import { constants, open, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { headParamShapes } from '../heads/params.ts';
 import type { HeadWeights } from '../heads/types.ts';
@@ -56,23 +59,59 @@ function fmtDims(dims: number[]): string {
   return `[${dims.join(', ')}]`;
 }
 
-async function readRequired(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CheckpointError(file, 'missing file');
-    if (code === 'EISDIR') throw new CheckpointError(file, 'is a folder, expected a file');
-    throw new CheckpointError(file, `cannot read file (${code ?? (e as Error).message})`);
-  }
+/** True when `path` lies strictly below `folder` (both already resolved with realpath). */
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
-async function exists(file: string): Promise<boolean> {
+function readProblem(file: string, e: unknown): CheckpointError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new CheckpointError(file, 'missing file');
+  if (code === 'EISDIR') return new CheckpointError(file, 'is a folder, expected a file');
+  return new CheckpointError(file, `cannot read file (${code ?? (e as Error).message})`);
+}
+
+/** A checkpoint folder: its path as listed (errors name files by it) and its realpath. */
+interface Folder {
+  dir: string;
+  real: string;
+}
+
+/**
+ * The realpath of the file `name` of the folder; refused when it resolves outside the folder. The
+ * error names the file by its path in the folder, never by where the link points (the problem
+ * is shown by /v1/models, and the target is a path of the host).
+ */
+async function resolveFile(folder: Folder, name: string): Promise<string> {
+  const file = join(folder.dir, name);
+  let real: string;
   try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
+    real = await realpath(file);
+  } catch (e) {
+    throw readProblem(file, e);
+  }
+  if (!isInside(real, folder.real)) {
+    throw new CheckpointError(file, 'is a symlink that resolves outside the model folder (checkpoint files must be inside their folder)');
+  }
+  return real;
+}
+
+/**
+ * Reads the file `name` of the folder through its resolved path. O_NOFOLLOW: should the resolved
+ * path have been replaced by a symlink since it was resolved, the read fails instead of following it.
+ */
+async function readRequired(folder: Folder, name: string): Promise<Buffer> {
+  const real = await resolveFile(folder, name);
+  try {
+    const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    throw readProblem(join(folder.dir, name), e);
   }
 }
 
@@ -198,12 +237,18 @@ export function parseLabels(text: string, K: number, file: string): string[] {
 
 // --- the folder ---------------------------------------------------------------------------------
 
+export interface LoadOptions {
+  /** The models folder `dir` was listed from: `dir` must resolve (realpath) inside it. */
+  modelsDir?: string;
+}
+
 /**
  * Reads and validates the checkpoint folder `dir`. Throws CheckpointError (file, problem) on the
- * first problem found, in this order: folder, manifest.json, presence of the other files,
- * labels.txt, backbone.onnx, head.safetensors, then text.onnx and tokenizer.json (zero-shot).
+ * first problem found, in this order: folder (and, with `modelsDir`, where it resolves to),
+ * manifest.json, presence of the other files (each resolving inside the folder), labels.txt,
+ * backbone.onnx, head.safetensors, then text.onnx and tokenizer.json (zero-shot).
  */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Promise<Checkpoint> {
   const root = resolve(dir);
   let st;
   try {
@@ -212,10 +257,14 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     throw new CheckpointError(root, 'checkpoint folder not found');
   }
   if (!st.isDirectory()) throw new CheckpointError(root, 'not a folder');
+  const folder: Folder = { dir: root, real: await realpath(root) };
+  if (options.modelsDir !== undefined && !isInside(folder.real, await realpath(options.modelsDir))) {
+    throw new CheckpointError(root, 'is a symlink that resolves outside MODELS_DIR (a symlinked model folder must point inside MODELS_DIR)');
+  }
 
   const path = (name: string): string => join(root, name);
   const manifestFile = path(CHECKPOINT_FILES.manifest);
-  const manifestText = (await readRequired(manifestFile)).toString('utf8');
+  const manifestText = (await readRequired(folder, CHECKPOINT_FILES.manifest)).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(manifestText.startsWith('\ufeff') ? manifestText.slice(1) : manifestText);
@@ -227,14 +276,12 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const required: string[] = [CHECKPOINT_FILES.backbone, CHECKPOINT_FILES.head];
   if (manifest.task === 'classification') required.push(CHECKPOINT_FILES.labels);
   else required.push(CHECKPOINT_FILES.text, CHECKPOINT_FILES.tokenizer);
-  for (const name of required) {
-    if (!(await exists(path(name)))) throw new CheckpointError(path(name), 'missing file');
-  }
+  for (const name of required) await resolveFile(folder, name);
 
   let labels: string[] = [];
   if (manifest.task === 'classification') {
     const labelsFile = path(CHECKPOINT_FILES.labels);
-    const bytes = await readRequired(labelsFile);
+    const bytes = await readRequired(folder, CHECKPOINT_FILES.labels);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -245,26 +292,26 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   }
 
   const backboneFile = path(CHECKPOINT_FILES.backbone);
-  const backboneBytes = await readRequired(backboneFile);
+  const backboneBytes = await readRequired(folder, CHECKPOINT_FILES.backbone);
   validateBackbone(backboneBytes, manifest, backboneFile);
   const backbone = new Uint8Array(backboneBytes.buffer, backboneBytes.byteOffset, backboneBytes.byteLength);
 
   const headFile = path(CHECKPOINT_FILES.head);
-  const weights = validateWeights(await readRequired(headFile), manifest, headFile);
+  const weights = validateWeights(await readRequired(folder, CHECKPOINT_FILES.head), manifest, headFile);
 
-  const text = manifest.task === 'zero-shot' ? await loadTextFiles(root, manifest) : undefined;
+  const text = manifest.task === 'zero-shot' ? await loadTextFiles(folder, manifest) : undefined;
   return { dir: root, manifest, backbone, weights, labels, ...(text ? { text } : {}) };
 }
 
 /** text.onnx and tokenizer.json of a zero-shot checkpoint; the tokenizer must load and know [UNK]. */
-async function loadTextFiles(root: string, manifest: Manifest): Promise<NonNullable<Checkpoint['text']>> {
-  const towerFile = join(root, CHECKPOINT_FILES.text);
-  const towerBytes = await readRequired(towerFile);
+async function loadTextFiles(folder: Folder, manifest: Manifest): Promise<NonNullable<Checkpoint['text']>> {
+  const towerFile = join(folder.dir, CHECKPOINT_FILES.text);
+  const towerBytes = await readRequired(folder, CHECKPOINT_FILES.text);
   validateTextTower(towerBytes, manifest, towerFile);
-  const tokenizerFile = join(root, CHECKPOINT_FILES.tokenizer);
+  const tokenizerFile = join(folder.dir, CHECKPOINT_FILES.tokenizer);
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse((await readRequired(tokenizerFile)).toString('utf8')) as Record<string, unknown>;
+    json = JSON.parse((await readRequired(folder, CHECKPOINT_FILES.tokenizer)).toString('utf8')) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(tokenizerFile, `not valid JSON: ${(e as Error).message}`);
@@ -282,6 +329,8 @@ async function loadTextFiles(root: string, manifest: Manifest): Promise<NonNulla
  * Subfolders of `modelsDir` that look like checkpoints (hold manifest.json or any other
  * checkpoint file), as absolute paths sorted by name; names starting with '.' are skipped.
  * Folders holding only some files are listed, so that loadCheckpoint can say what is missing.
+ * A symlink to a folder outside `modelsDir` is listed without looking into it, so that
+ * loadCheckpoint (with options.modelsDir) refuses it visibly instead of it vanishing.
  */
 export async function listCheckpointDirs(modelsDir: string): Promise<string[]> {
   const root = resolve(modelsDir);
@@ -292,13 +341,20 @@ export async function listCheckpointDirs(modelsDir: string): Promise<string[]> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CheckpointError(root, code === 'ENOENT' ? 'models folder not found' : `cannot list models folder (${code})`);
   }
+  const realRoot = await realpath(root);
   const names = Object.values(CHECKPOINT_FILES) as string[];
   const found: string[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (entry.name.startsWith('.')) continue;
     const full = join(root, entry.name);
     let isDir = entry.isDirectory();
-    if (entry.isSymbolicLink()) isDir = await stat(full).then((s) => s.isDirectory(), () => false);
+    if (entry.isSymbolicLink()) {
+      isDir = await stat(full).then((s) => s.isDirectory(), () => false);
+      if (isDir && !isInside(await realpath(full), realRoot)) {
+        found.push(full);
+        continue;
+      }
+    }
     if (!isDir) continue;
     const files = await readdir(full).catch(() => [] as string[]);
     if (files.some((f) => names.includes(f))) found.push(full);

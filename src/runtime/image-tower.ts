@@ -20,9 +20,12 @@ export class ImageTower {
     return this.session.provider;
   }
 
-  /** Encoded images -> the backbone's input tensor data. Throws ImageError for bad images. */
-  preprocess(images: Buffer[]): Promise<Float32Array> {
-    return preprocessImages(images, this.input, { maxInputPixels: this.maxImagePixels });
+  /**
+   * Encoded images -> the backbone's input tensor data. Throws ImageError for bad images, and the
+   * signal's AbortError once it is aborted (checked before each image is decoded).
+   */
+  preprocess(images: Buffer[], signal?: AbortSignal): Promise<Float32Array> {
+    return preprocessImages(images, this.input, { maxInputPixels: this.maxImagePixels, signal });
   }
 
   /** Zero pixels for one image: what warm-up runs. */

@@ -21,7 +21,11 @@ export interface PredictOptions {
   seed: number;
   /** MC estimator (src/noise/estimator.ts); default 'plain'. */
   estimator?: Estimator;
-  /** Stops an MC computation between chunks once aborted (McOptions.signal). */
+  /**
+   * Once aborted, the prediction stops at the next stage boundary with an AbortError: before
+   * each image is decoded, before the backbone, before the head, and before each MC chunk
+   * (McOptions.signal). Per stage, not only per chunk: at small K a whole request is one chunk.
+   */
   signal?: AbortSignal;
 }
 
@@ -61,6 +65,7 @@ export function mcPrediction(result: McResult, samples: number): Prediction {
 
 export class Model {
   readonly task = 'classification';
+  private headRunCount = 0;
 
   private constructor(
     readonly manifest: Manifest,
@@ -107,14 +112,22 @@ export class Model {
     return extraParameterCount(this.manifest.head);
   }
 
+  /** Predictions that reached the head since load (warm-up included); a cancelled one that stopped before it adds none. */
+  get headRuns(): number {
+    return this.headRunCount;
+  }
+
   /** Decoded-and-preprocessed images -> predictions. Throws ImageError for bad images. */
   async predict(images: Buffer[], options: PredictOptions): Promise<Prediction[]> {
-    return this.predictPixels(await this.backbone.preprocess(images), images.length, options);
+    return this.predictPixels(await this.backbone.preprocess(images, options.signal), images.length, options);
   }
 
   /** Preprocessed input tensor [batch, ...input shape] -> predictions. */
   async predictPixels(pixels: Float32Array, batch: number, options: PredictOptions): Promise<Prediction[]> {
+    options.signal?.throwIfAborted();
     const phi = await this.backbone.embed(pixels, batch);
+    options.signal?.throwIfAborted();
+    this.headRunCount++;
     if (options.mode === 'mean' || !this.supportsMc) {
       return (await this.head.mean(phi, batch)).map(meanPrediction);
     }

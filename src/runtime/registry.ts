@@ -89,7 +89,7 @@ export class ModelRegistry {
   private async loadOne(name: string, dir: string): Promise<void> {
     const started = performance.now();
     try {
-      const checkpoint = await loadCheckpoint(dir);
+      const checkpoint = await loadCheckpoint(dir, { modelsDir: this.modelsDir });
       const model: ServedModel =
         checkpoint.manifest.task === 'zero-shot'
           ? await ZeroShotModel.load(checkpoint, this.engine, this.limits)

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { InputSpec } from '../runtime/manifest.ts';
 
@@ -29,6 +29,7 @@ export interface ImageSet {
 }
 
 export interface DataFileInfo {
+  /** The file name only: provenance names no folder of the build host (provenance.ts). */
   file: string;
   bytes: number;
   sha256: string;
@@ -84,7 +85,7 @@ export async function describeDataFiles(dir: string, splits: Split[]): Promise<D
     requireFiles([paths.images, paths.labels]);
     for (const file of [paths.images, paths.labels]) {
       const bytes = await readFile(file);
-      out.push({ file, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
+      out.push({ file: basename(file), bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
     }
   }
   return out;

@@ -7,6 +7,7 @@ import { Network, type NetworkConfig } from './network.ts';
 import { exportCheckpoint, writeManifest } from './export.ts';
 import { normalisePixels, type ImageSet } from './fashion-mnist.ts';
 import { createProgress } from './progress.ts';
+import { portableProvenance } from './provenance.ts';
 import { trainNetwork, type TrainOptions, type TrainSummary } from './trainer.ts';
 import { evaluateCheckpoint, summary, writeEvaluation, type EvaluateOptions, type EvaluationReport } from '../evaluate/evaluate.ts';
 import type { InputSpec, Manifest } from '../runtime/manifest.ts';
@@ -21,7 +22,7 @@ export interface RunOptions {
   modelsDir: string;
   name: string;
   description: string;
-  /** Merged into the manifest's provenance (command, dataset, ...). */
+  /** Merged into the manifest's provenance (command, dataset, ...); paths are kept as their last component (provenance.ts). */
   provenance: Record<string, unknown>;
   /** Evaluated after export when given. */
   evaluation?: EvaluateOptions & { data: ImageSet; description: string };
@@ -51,7 +52,7 @@ export async function runTraining(train: ImageSet, options: RunOptions): Promise
     options.training,
     options.progress === false ? undefined : (total) => createProgress(options.name, total),
   );
-  const provenance: Record<string, unknown> = {
+  const provenance: Record<string, unknown> = portableProvenance({
     ...options.provenance,
     seed: options.training.seed,
     labelNoise: noise
@@ -69,13 +70,13 @@ export async function runTraining(train: ImageSet, options: RunOptions): Promise
       epochLoss: summary_.epochLoss,
       epochTau: summary_.epochTau,
     },
-  };
+  });
   const exported = await exportCheckpoint(network, { ...options, provenance });
   let report: EvaluationReport | undefined;
   if (options.evaluation) {
     report = await evaluateCheckpoint(exported.dir, options.evaluation.data, options.evaluation.description, options.evaluation);
     await writeEvaluation(report, exported.dir);
-    exported.manifest.provenance = { ...provenance, evaluation: { data: report.data, ...summary(report) } };
+    exported.manifest.provenance = portableProvenance({ ...provenance, evaluation: { data: report.data, ...summary(report) } });
     await writeManifest(exported.dir, exported.manifest);
   }
   return { dir: exported.dir, manifest: exported.manifest, network, summary: summary_, report };

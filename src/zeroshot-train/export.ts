@@ -11,6 +11,7 @@ import { loadCheckpoint } from '../runtime/checkpoint.ts';
 import { FORMAT_VERSION } from '../runtime/manifest.ts';
 import { writeSafetensors } from '../runtime/safetensors.ts';
 import { buildMlpOnnx } from '../train/export.ts';
+import { portableProvenance } from '../train/provenance.ts';
 import type { ParamValue } from '../train/network.ts';
 import { buildTextTower } from '../zeroshot/text-tower.ts';
 import { headTensorShapes, IMAGE_PARAMS, TEMPERATURE_PARAM, TEXT_PARAMS, type DualEncoder } from './model.ts';
@@ -65,7 +66,8 @@ export function zeroShotManifest(model: DualEncoder, values: Map<string, ParamVa
     input: ZERO_SHOT_INPUT,
     mc: options.mc ?? { defaultSamples: 100, maxSamples: 10000 },
     zeroShot: { templates: options.templates, imageNormalisation: 'after-noise' },
-    provenance: options.provenance,
+    // Without the build host's paths (the command's --out folder, for one).
+    provenance: portableProvenance(options.provenance),
   };
 }
 
