@@ -2,18 +2,22 @@
 // so tests build apps with `inject` and their own config; src/server.ts adds listen and signals.
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
 import { ModelRegistry } from './runtime/registry.ts';
-import { installErrorHandlers } from './http/errors.ts';
+import { answerRouterError, installErrorHandlers } from './http/errors.ts';
+import { multipartLimits } from './http/input.ts';
+import { strictIntegerOptions } from './http/options.ts';
 import type { App } from './http/context.ts';
 import healthRoutes from './http/routes/health.ts';
 import modelRoutes from './http/routes/models.ts';
 import predictRoutes from './http/routes/predict.ts';
 import zeroShotRoutes from './http/routes/zero-shot.ts';
 import { ErrorResponse } from './http/schemas.ts';
+import { timeoutOptions } from './timeouts.ts';
 
 export interface BuildOptions {
   /** A registry to serve instead of loading config.modelsDir (tests, embedding). */
@@ -38,23 +42,43 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // removeAdditional off: Fastify's default silently drops unknown fields, so a misspelt option
     // would be ignored instead of refused.
     ajv: { customOptions: { strictTypes: false, removeAdditional: false } },
+    // Request, headers and keep-alive timeouts, and the 408 of a stalled upload (src/timeouts.ts).
+    ...timeoutOptions(config),
+    // A bad URL or an over-long path parameter: our error shape, without the URL quoted whole.
+    frameworkErrors: answerRouterError,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   installErrorHandlers(app);
   // Fastify parses text/plain by default; images come as JSON or multipart only, so anything
   // else must get a 415 rather than reach a handler as a string.
   app.removeContentTypeParser('text/plain');
+  app.addHook('preValidation', strictIntegerOptions);
 
-  await app.register(multipart, {
-    limits: {
-      fileSize: config.bodyLimitBytes,
-      files: config.maxImagesPerRequest,
-      // Zero-shot labels and templates may come as one field each (repeated fields).
-      fields: 16 + config.maxZeroShotLabels + config.maxZeroShotTemplates,
-      fieldSize: Math.max(1024, 8 * config.maxLabelLength * Math.max(config.maxZeroShotLabels, config.maxZeroShotTemplates)),
-      parts: config.maxImagesPerRequest + 16 + config.maxZeroShotLabels + config.maxZeroShotTemplates,
+  // Security headers on every response. The CSP admits Swagger UI at /docs (its scripts and styles
+  // are files from 'self', its icons data: URLs, downloads blob: URLs, and it fetches /docs/json)
+  // and a same-origin web page; no upgrade-insecure-requests, which would break /docs served over
+  // plain HTTP on anything but localhost.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'self'"],
+        scriptSrc: ["'self'"],
+        scriptSrcAttr: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'self'"],
+      },
     },
   });
+
+  // Counts and per-part sizes; the whole body is counted against BODY_LIMIT_BYTES as it streams (src/http/input.ts).
+  await app.register(multipart, { limits: multipartLimits(config) });
 
   await app.register(swagger, {
     openapi: {

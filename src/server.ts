@@ -1,6 +1,9 @@
-// Entry point: environment -> config -> buildApp -> listen; closes cleanly on SIGINT/SIGTERM.
+// Entry point: environment -> config -> buildApp -> listen; on SIGINT/SIGTERM, a graceful
+// shutdown bounded by SHUTDOWN_DRAIN_TIMEOUT_MS (src/shutdown.ts). `npm start` execs this file's
+// node process, so the signals npm forwards reach it.
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { closeOnSignals } from './shutdown.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -14,21 +17,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await buildApp(config);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        app.log.error({ err: error }, 'error while closing');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  closeOnSignals(app, config.shutdownDrainTimeoutMs);
   await app.listen({ port: config.port, host: config.host });
 }
 

@@ -247,6 +247,64 @@ describe('bad input gets a clear 4xx and the server keeps serving', () => {
   });
 });
 
+describe('integer options are decimal digits, in the query string and in multipart fields', () => {
+  const classify = `/v1/models/${HETXL}/classify`;
+  const query = (q: string) => json(`${classify}?${q}`, { images: [b64(png)] });
+  const fields = async (f: Record<string, string>) => server.app.inject({ method: 'POST', url: classify, ...(await multipart([{ data: png }], f)) });
+  // Each was once read as a number: 0x10 as 16, 1e3 as 1000, +5 and ' 5' as 5, -0 as 0, 5.0 as 5.
+  const loose: [string, string][] = [['samples', '0x10'], ['seed', '1e3'], ['samples', '+5'], ['seed', '-0'], ['topK', ' 5'], ['samples', '5.0'], ['seed', '']];
+
+  for (const [name, value] of loose) {
+    test(`${name}=${JSON.stringify(value)} -> 400 INVALID_OPTION naming the option`, async () => {
+      for (const res of [await query(`${name}=${encodeURIComponent(value)}`), await fields({ [name]: value })]) {
+        assert.equal(res.statusCode, 400, res.body);
+        assert.equal(res.json().code, 'INVALID_OPTION');
+        assert.match(res.json().message, new RegExp(`option '${name}' must be a non-negative integer in decimal digits`));
+      }
+    });
+  }
+
+  test('010 is ten', async () => {
+    for (const res of [await query('samples=010&topK=02'), await fields({ samples: '010', topK: '02' })]) {
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().samples, 10);
+      assert.equal(res.json().predictions[0].classes.length, 2);
+    }
+  });
+
+  test('huge values meet the range checks', async () => {
+    const huge = '9'.repeat(20);
+    const ranges: [Promise<{ statusCode: number; json(): any }>, string][] = [
+      [query(`samples=${huge}`), 'SAMPLES_OUT_OF_RANGE'],
+      [query(`topK=${huge}`), 'TOPK_OUT_OF_RANGE'],
+      [fields({ samples: huge }), 'SAMPLES_OUT_OF_RANGE'],
+      [fields({ seed: huge }), 'SEED_OUT_OF_RANGE'],
+      [fields({ topK: huge }), 'TOPK_OUT_OF_RANGE'],
+    ];
+    for (const [send, code] of ranges) assert.equal((await send).json().code, code);
+  });
+
+  test('a JSON body: numbers are JSON numbers (1e3 is 1000), a string or a boolean is refused', async () => {
+    const raw = (options: string) =>
+      server.app.inject({ method: 'POST', url: classify, payload: `{"images": ["${b64(png)}"], ${options}}`, headers: { 'content-type': 'application/json' } });
+    const exponent = await raw('"samples": 1e3');
+    assert.equal(exponent.statusCode, 200, exponent.body);
+    assert.equal(exponent.json().samples, 1000);
+    for (const options of ['"samples": "16"', '"seed": "7"', '"topK": true']) {
+      const res = await raw(options);
+      assert.equal(res.statusCode, 400, options);
+      assert.equal(res.json().code, 'INVALID_OPTION');
+      assert.match(res.json().message, /must be a JSON number/);
+    }
+  });
+
+  test('a long bad value is clipped in the message', async () => {
+    const res = await fields({ samples: 'x'.repeat(900) });
+    assert.equal(res.json().code, 'INVALID_OPTION');
+    assert.ok(res.json().message.length < 250, res.json().message);
+  });
+});
+
 describe('startup', () => {
   test('an empty or missing MODELS_DIR leaves the server live but not ready', async () => {
     const empty = await startTestServer(async () => {});

@@ -1,6 +1,6 @@
 // Error responses: Fastify's JSON error shape { statusCode, code, error, message } with codes of
 // our own that clients can rely on. Everything a client can get wrong maps to a 4xx here.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isImageError } from '../image/preprocess.ts';
 import { isAbortError } from './cancellation.ts';
@@ -16,6 +16,20 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
+
+/** The 413 of a body over BODY_LIMIT_BYTES, for JSON and multipart alike. */
+export const bodyTooLarge = (limit: number) =>
+  new HttpError(413, 'BODY_TOO_LARGE', `request body over the limit of ${limit} bytes (BODY_LIMIT_BYTES)`);
+
+const CLIP_LENGTH = 100;
+
+/**
+ * Client-supplied text (a URL, a field value) cut to 100 characters for an error message: a
+ * message names what was wrong, it does not reflect kilobytes of the request back.
+ */
+export function clip(text: string, max = CLIP_LENGTH): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
 
 /** Fastify's and its plugins' own error codes -> ours. */
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
@@ -35,7 +49,7 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
 /** nginx's "client closed request": logged, never seen by the client, which has gone. */
 const CLIENT_CLOSED = 499;
 
-function mapError(error: FastifyError | HttpError | Error): { status: number; code: string; message: string } {
+function mapError(error: FastifyError | HttpError | Error, request: FastifyRequest): { status: number; code: string; message: string } {
   if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
   if (isAbortError(error)) return { status: CLIENT_CLOSED, code: 'CLIENT_CLOSED', message: 'the client closed the connection; the computation was stopped' };
   if (isImageError(error)) {
@@ -48,20 +62,53 @@ function mapError(error: FastifyError | HttpError | Error): { status: number; co
   if (known?.code === 'UNSUPPORTED_MEDIA_TYPE') {
     return { status: known.status, code: known.code, message: 'unsupported content type: send images as multipart/form-data file parts or as application/json with base64 strings' };
   }
+  if (known?.code === 'BODY_TOO_LARGE') {
+    const { message } = bodyTooLarge(request.routeOptions.bodyLimit ?? request.server.initialConfig.bodyLimit ?? 0);
+    return { status: known.status, code: known.code, message };
+  }
   if (known) return { status: known.status, code: known.code, message: fe.message };
   const status = fe.statusCode ?? 500;
-  if (status >= 400 && status < 500) return { status, code: fe.code ?? 'BAD_REQUEST', message: fe.message };
+  if (status >= 400 && status < 500) return { status, code: fe.code ?? 'BAD_REQUEST', message: clip(fe.message, 2 * CLIP_LENGTH) };
   return { status: 500, code: 'INTERNAL', message: 'internal server error' };
 }
 
+/** Fastify's router errors (frameworkErrors) -> ours; their own messages quote the whole URL. */
+const ROUTER_CODES: Record<string, { code: string; message: (maxParamLength: number) => string }> = {
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'URL_TOO_LONG', message: (max) => `a path parameter is longer than the limit of ${max} characters` },
+  FST_ERR_BAD_URL: { code: 'BAD_URL', message: () => 'the URL is not validly percent-encoded' },
+};
+
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const { status, code, message } = mapError(error as FastifyError);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const { status, code, message } = mapError(error as FastifyError, request);
+    // A refusal we chose (a failed or loading model's 503) is the client's news, not a server
+    // fault: one warning line, no stack. Only unexpected errors are logged as errors.
+    if (status >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
+    else if (status >= 500) request.log.warn({ code, message }, 'request refused');
     else request.log.info({ code, message }, 'request refused');
+    // Answered before the body has arrived (a body over the limit, a refusal mid-upload): close the
+    // connection instead of letting Node read and discard the rest of it, gigabytes perhaps.
+    if (request.raw.complete === false) void reply.header('connection', 'close');
     void reply.status(status).send({ statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${request.url}` });
+    void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${clip(request.url)}` });
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: a bad URL or an over-long path parameter is answered before
+ * any route (or helmet's hooks) runs, so this reply sets nosniff itself.
+ */
+export function answerRouterError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode ?? 400;
+  const known = error.code ? ROUTER_CODES[error.code] : undefined;
+  const code = known?.code ?? 'BAD_REQUEST';
+  const what = known?.message(request.server.initialConfig.maxParamLength ?? 100) ?? 'the URL cannot be routed';
+  const message = `${what}: ${clip(request.url)}`;
+  request.log.info({ code, message }, 'request refused');
+  void reply
+    .status(status)
+    .header('x-content-type-options', 'nosniff')
+    .send({ statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message });
 }

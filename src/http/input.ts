@@ -1,16 +1,40 @@
 // Reading a request's images and options, JSON (base64) or multipart, within the configured limits.
+import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
-import { HttpError, badRequest } from './errors.ts';
+import { HttpError, badRequest, bodyTooLarge, clip } from './errors.ts';
+
+type LimitConfig = Pick<Config, 'bodyLimitBytes' | 'maxImagesPerRequest' | 'maxZeroShotLabels' | 'maxZeroShotTemplates' | 'maxLabelLength'>;
 
 export interface InputLimits {
+  /** The whole request body, multipart framing and fields included. */
   bodyLimitBytes: number;
   maxImages: number;
+  /** One multipart field (the largest is a JSON array of every label in one `labels` field). */
+  maxFieldBytes: number;
 }
 
 /** The input limits of the configuration. */
-export function inputLimitsOf(config: Pick<Config, 'bodyLimitBytes' | 'maxImagesPerRequest'>): InputLimits {
-  return { bodyLimitBytes: config.bodyLimitBytes, maxImages: config.maxImagesPerRequest };
+export function inputLimitsOf(config: LimitConfig): InputLimits {
+  return {
+    bodyLimitBytes: config.bodyLimitBytes,
+    maxImages: config.maxImagesPerRequest,
+    // 8 bytes a character covers UTF-8 and JSON's \uXXXX escapes of a label list in one field.
+    maxFieldBytes: Math.max(1024, 8 * config.maxLabelLength * Math.max(config.maxZeroShotLabels, config.maxZeroShotTemplates)),
+  };
+}
+
+/** @fastify/multipart's (busboy's) counts and sizes; the body as a whole is counted by readParts. */
+export function multipartLimits(config: LimitConfig) {
+  // Zero-shot labels and templates may come as one field each (repeated fields).
+  const fields = 16 + config.maxZeroShotLabels + config.maxZeroShotTemplates;
+  return {
+    fileSize: config.bodyLimitBytes,
+    files: config.maxImagesPerRequest,
+    fields,
+    fieldSize: inputLimitsOf(config).maxFieldBytes,
+    parts: config.maxImagesPerRequest + fields,
+  };
 }
 
 export interface RequestInput {
@@ -56,27 +80,70 @@ async function fromMultipart(request: FastifyRequest, limits: InputLimits): Prom
   }
 }
 
+/**
+ * Counts the body's bytes as they arrive; `race(p)` is p, or the 413 as soon as the count passes
+ * `limit`. busboy only limits each part, so without this a body of many fields, each under the
+ * field limit, would be read in full (hundreds of MB) before anything answered.
+ */
+function watchBodySize(raw: IncomingMessage, limit: number) {
+  let received = 0;
+  let onData: (chunk: Buffer) => void = () => {};
+  const exceeded = new Promise<never>((_, reject) => {
+    onData = (chunk) => {
+      received += chunk.length;
+      if (received <= limit) return;
+      raw.off('data', onData);
+      // Stop feeding busboy: the rest of the body is not read (the 413 closes the connection).
+      raw.unpipe();
+      reject(bodyTooLarge(limit));
+    };
+  });
+  // Every await of readParts races this promise; the no-op handler only keeps a rejection that
+  // lands between two of them from being reported as unhandled.
+  exceeded.catch(() => {});
+  raw.on('data', onData);
+  return {
+    race: <T>(pending: Promise<T>) => Promise.race([pending, exceeded]),
+    stop: () => raw.off('data', onData),
+  };
+}
+
 async function readParts(request: FastifyRequest, limits: InputLimits): Promise<RequestInput> {
+  const contentLength = Number(request.headers['content-length']);
+  if (contentLength > limits.bodyLimitBytes) throw bodyTooLarge(limits.bodyLimitBytes);
   const images: Buffer[] = [];
   const fields: Record<string, unknown> = {};
-  let total = 0;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (images.length >= limits.maxImages) {
-        part.file.resume();
-        throw tooManyImages(images.length + 1, limits.maxImages);
+  // The first next() runs the plugin's handler, which pipes the request into busboy; the counter
+  // is attached in the same tick, before any data flows, so it sees every byte.
+  const parts = request.parts();
+  const first = parts.next();
+  const body = watchBodySize(request.raw, limits.bodyLimitBytes);
+  try {
+    for (let next = await body.race(first); !next.done; next = await body.race(parts.next())) {
+      const part = next.value;
+      if (part.type === 'file') {
+        if (images.length >= limits.maxImages) throw tooManyImages(images.length + 1, limits.maxImages);
+        images.push(await body.race(part.toBuffer()));
+      } else {
+        // busboy cuts a field at fieldSize and carries on; a cut label list must not pass as a shorter one.
+        if (part.valueTruncated) {
+          throw new HttpError(
+            413,
+            'FIELD_TOO_LARGE',
+            `multipart field '${clip(part.fieldname)}' is over the limit of ${limits.maxFieldBytes} bytes (8 x MAX_LABEL_LENGTH x the larger of MAX_ZERO_SHOT_LABELS and MAX_ZERO_SHOT_TEMPLATES)`,
+          );
+        }
+        // A repeated field (labels=a, labels=b) becomes a list, in order.
+        const previous = fields[part.fieldname];
+        fields[part.fieldname] = previous === undefined ? part.value : [...(Array.isArray(previous) ? previous : [previous]), part.value];
       }
-      const data = await part.toBuffer();
-      total += data.length;
-      if (total > limits.bodyLimitBytes) {
-        throw new HttpError(413, 'BODY_TOO_LARGE', `images total over the limit of ${limits.bodyLimitBytes} bytes`);
-      }
-      images.push(data);
-    } else {
-      // A repeated field (labels=a, labels=b) becomes a list, in order.
-      const previous = fields[part.fieldname];
-      fields[part.fieldname] = previous === undefined ? part.value : [...(Array.isArray(previous) ? previous : [previous]), part.value];
     }
+  } catch (error) {
+    // Refused mid-body: stop parsing what is left (the error handler closes the connection).
+    request.raw.unpipe();
+    throw error;
+  } finally {
+    body.stop();
   }
   if (images.length === 0) throw badRequest('NO_IMAGES', 'multipart body has no file part');
   return { images, fields };

@@ -1,8 +1,9 @@
 // Request options (mode, samples, seed, topK, encoding): merged from the query string and the
 // body, converted, and checked against the model's and the server's limits.
+import type { FastifyRequest } from 'fastify';
 import type { PredictOptions } from '../runtime/model.ts';
 import type { ServedModel } from '../runtime/registry.ts';
-import { badRequest } from './errors.ts';
+import { badRequest, clip } from './errors.ts';
 import { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
 
 export interface OptionLimits {
@@ -24,7 +25,37 @@ export interface ResolvedOptions extends PredictOptions {
 const DEFAULT_SEED = 0;
 const DEFAULT_TOP_K = 5;
 const DEFAULT_TOP_N = 100;
-const INTEGER_FIELDS = new Set(['samples', 'seed', 'topK', 'topN']);
+const INTEGER_FIELDS = ['samples', 'seed', 'topK', 'topN'];
+// Decimal digits only: 010 is ten, while 0x10, 1e3, +5, -0, ' 5' and 5.0 are refused rather than
+// read as some number the client may not have meant. Huge values parse, and meet the range checks.
+const DECIMAL = /^\d+$/;
+
+/** An integer option written as text (query string, multipart field). */
+function decimal(raw: string, name: string): number {
+  if (!DECIMAL.test(raw)) throw badRequest('INVALID_OPTION', `option '${name}' must be a non-negative integer in decimal digits, got '${clip(raw)}'`);
+  return Number(raw);
+}
+
+/**
+ * preValidation hook: Ajv coerces loosely (query '0x10' -> 16, '1e3' -> 1000, ' 5' -> 5; JSON
+ * "16" -> 16, true -> 1), so integer options are checked here as the client sent them, before
+ * validation; the schemas stay `integer` for OpenAPI. Routes that take options declare them in
+ * their query schema, and take the same ones in the body.
+ */
+export async function strictIntegerOptions(request: FastifyRequest): Promise<void> {
+  const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties;
+  if (!declared) return;
+  const query = request.query as Record<string, unknown>;
+  const body = request.body !== null && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
+  for (const name of INTEGER_FIELDS) {
+    if (!(name in declared)) continue;
+    if (typeof query[name] === 'string') decimal(query[name], name);
+    // A JSON body's numbers are JSON numbers (1e3 is 1000); a string or a boolean is a type error.
+    if (name in body && typeof body[name] !== 'number') {
+      throw badRequest('INVALID_OPTION', `option '${name}' must be a JSON number, got ${clip(JSON.stringify(body[name]) ?? String(body[name]))}`);
+    }
+  }
+}
 
 /**
  * Query options and body options (JSON fields, or multipart fields as strings) -> one set.
@@ -33,14 +64,9 @@ const INTEGER_FIELDS = new Set(['samples', 'seed', 'topK', 'topN']);
 export function mergeOptions(query: Record<string, unknown>, body: Record<string, unknown>, allowed: readonly string[]): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...query };
   for (const [key, raw] of Object.entries(body)) {
-    if (!allowed.includes(key)) throw badRequest('UNKNOWN_OPTION', `unknown field '${key}'; options are ${allowed.join(', ')}`);
+    if (!allowed.includes(key)) throw badRequest('UNKNOWN_OPTION', `unknown field '${clip(key)}'; options are ${allowed.join(', ')}`);
     if (key in merged) throw badRequest('CONFLICTING_OPTION', `option '${key}' given in both the query string and the body`);
-    let value = raw;
-    if (typeof raw === 'string' && INTEGER_FIELDS.has(key)) {
-      if (!/^\d{1,10}$/.test(raw.trim())) throw badRequest('INVALID_OPTION', `option '${key}' must be a non-negative integer, got '${raw}'`);
-      value = Number(raw);
-    }
-    merged[key] = value;
+    merged[key] = typeof raw === 'string' && INTEGER_FIELDS.includes(key) ? decimal(raw, key) : raw;
   }
   return merged;
 }
@@ -54,7 +80,7 @@ function integer(raw: unknown, name: string): number | undefined {
 /** `K` is the number of classes the request ranks: the model's K, or a zero-shot request's labels. */
 export function resolveOptions(model: ServedModel, raw: Record<string, unknown>, limits: OptionLimits, K: number = model.K): ResolvedOptions {
   const mode = raw.mode ?? model.defaultMode;
-  if (mode !== 'mean' && mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'mode' must be 'mean' or 'mc', got '${String(mode)}'`);
+  if (mode !== 'mean' && mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'mode' must be 'mean' or 'mc', got '${clip(String(mode))}'`);
   if (mode === 'mc' && !model.supportsMc) {
     throw badRequest('MODE_UNAVAILABLE', `model ${model.name} is deterministic (det): only mode 'mean' is available`);
   }
@@ -76,12 +102,12 @@ export function resolveOptions(model: ServedModel, raw: Record<string, unknown>,
 
   const encoding = (raw.encoding ?? 'json') as Encoding;
   if (!ENCODINGS.includes(encoding)) {
-    throw badRequest('INVALID_OPTION', `option 'encoding' must be one of ${ENCODINGS.join(', ')}, got '${String(encoding)}'`);
+    throw badRequest('INVALID_OPTION', `option 'encoding' must be one of ${ENCODINGS.join(', ')}, got '${clip(String(encoding))}'`);
   }
 
   const estimator = (raw.estimator ?? 'plain') as Estimator;
   if (!ESTIMATORS.includes(estimator)) {
-    throw badRequest('INVALID_OPTION', `option 'estimator' must be one of ${ESTIMATORS.join(', ')}, got '${String(estimator)}'`);
+    throw badRequest('INVALID_OPTION', `option 'estimator' must be one of ${ESTIMATORS.join(', ')}, got '${clip(String(estimator))}'`);
   }
 
   const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, K);
