@@ -4,8 +4,8 @@
 // the reference alone is 100,000 samples per image.
 import { createHeadRunner } from '../src/heads/runner.ts';
 import type { HeadWeights } from '../src/heads/types.ts';
-import type { EngineOptions } from '../src/onnx/session.ts';
-import type { HeadSpec } from '../src/runtime/manifest.ts';
+import type { EngineOptions } from '../src/engine/session.ts';
+import type { HeadSpec } from '../src/format/manifest.ts';
 import { ESTIMATORS, type Estimator } from '../src/noise/estimator.ts';
 
 export const REFERENCE_SAMPLES = 100_000;

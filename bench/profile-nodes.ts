@@ -5,7 +5,7 @@ import ort from 'onnxruntime-node';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadCheckpoint } from '../src/runtime/checkpoint.ts';
+import { loadCheckpoint } from '../src/format/checkpoint.ts';
 import { buildHeadGraphs } from '../src/heads/graphs.ts';
 import { CENTER, EPS_D, EPS_R } from '../src/heads/graph-io.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../src/noise/normal.ts';

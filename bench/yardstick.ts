@@ -1,8 +1,8 @@
 // The yardstick of issue #4: the engine's bare [S x D] @ [D x K] product with the model's own W,
 // reduced inside the engine (ReduceSum over K) so that copying S x K floats out is not counted.
 // Same session options (threads, provider, spinning) as the heads' sample graph.
-import { GraphBuilder } from '../src/onnx/graph.ts';
-import { createSession, floatTensor, type EngineOptions, type Session } from '../src/onnx/session.ts';
+import { GraphBuilder } from '../src/engine/graph.ts';
+import { createSession, floatTensor, type EngineOptions, type Session } from '../src/engine/session.ts';
 
 export interface Yardstick {
   /** One run of the product for `rows` = batch x S rows. */

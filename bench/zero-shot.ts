@@ -1,10 +1,10 @@
-// npx tsx bench/zero-shot.ts [--reps N]: the zero-shot MC head (src/zeroshot/mc-head.ts) at a few
+// npx tsx bench/zero-shot.ts [--reps N]: the zero-shot MC head (src/heads/zero-shot-mc.ts) at a few
 // sizes, from the demo model's (E = 32, 28 labels) to CLIP's (E = 512, 1000 labels), against the
 // yardstick of bench/yardstick.ts: ORT's bare [S x E] @ [E x K] product reduced inside ORT, timed
 // in alternation in the same process. Random weights; one image; a fresh seed per repetition.
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { ZeroShotMcHead } from '../src/zeroshot/mc-head.ts';
+import { ZeroShotMcHead } from '../src/heads/zero-shot-mc.ts';
 import type { HeadWeights } from '../src/heads/types.ts';
 import { createYardstick } from './yardstick.ts';
 

@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
-import { ModelRegistry } from './runtime/registry.ts';
+import { ModelRegistry } from './pipelines/registry.ts';
 import { answerRouterError, installErrorHandlers } from './http/errors.ts';
 import { multipartLimits } from './http/input.ts';
 import { strictIntegerOptions } from './http/options.ts';
@@ -17,7 +17,7 @@ import modelRoutes from './http/routes/models.ts';
 import predictRoutes from './http/routes/predict.ts';
 import zeroShotRoutes from './http/routes/zero-shot.ts';
 import { ErrorResponse } from './http/schemas.ts';
-import { timeoutOptions } from './timeouts.ts';
+import { timeoutOptions } from './http/timeouts.ts';
 
 export interface BuildOptions {
   /** A registry to serve instead of loading config.modelsDir (tests, embedding). */
@@ -42,7 +42,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // removeAdditional off: Fastify's default silently drops unknown fields, so a misspelt option
     // would be ignored instead of refused.
     ajv: { customOptions: { strictTypes: false, removeAdditional: false } },
-    // Request, headers and keep-alive timeouts, and the 408 of a stalled upload (src/timeouts.ts).
+    // Request, headers and keep-alive timeouts, and the 408 of a stalled upload (src/http/timeouts.ts).
     ...timeoutOptions(config),
     // A bad URL or an over-long path parameter: our error shape, without the URL quoted whole.
     frameworkErrors: answerRouterError,

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { evaluateCheckpoint, summary, writeEvaluation } from '../evaluate/evaluate.ts';
-import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from '../train/fashion-mnist.ts';
+import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from '../training/fashion-mnist/data.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

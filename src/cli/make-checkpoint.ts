@@ -1,12 +1,12 @@
 // npm run make-checkpoint -- --out <dir> [--classes 29593 --dim 1024 --factors 50 --head het-xl ...]
-// Writes a deterministic random-weight checkpoint of any size (src/checkpoints/generate.ts) into
+// Writes a deterministic random-weight checkpoint of any size (src/synthetic/random-checkpoint.ts) into
 // <dir>/<name>, so that `MODELS_DIR=<dir> npm start` serves it. Untrained: for scale and speed
 // tests, not for predictions. Defaults are the paper's JFT setting (K = 29,593, D = 1024, R = 50).
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateCheckpoint, type GenerateOptions } from '../checkpoints/generate.ts';
-import { loadCheckpoint } from '../runtime/checkpoint.ts';
-import type { Covariance, HeadType } from '../runtime/manifest.ts';
+import { generateCheckpoint, type GenerateOptions } from '../synthetic/random-checkpoint.ts';
+import { loadCheckpoint } from '../format/checkpoint.ts';
+import type { Covariance, HeadType } from '../format/manifest.ts';
 
 const USAGE = `usage: npm run make-checkpoint -- --out <models dir> [options]
 

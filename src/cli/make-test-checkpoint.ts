@@ -1,12 +1,12 @@
 // npm run make-test-checkpoint -- --out <modelsDir>
-// Writes the untrained HET-XL model of src/checkpoints/default-model.ts (random weights,
+// Writes the untrained HET-XL model of src/synthetic/default-model.ts (random weights,
 // Fashion-MNIST shapes and labels) into <modelsDir>/hetxl-fashion-mnist-untrained. Not into
 // models/ by default: that folder holds the trained models `npm start` serves.
 // Deterministic: running it twice gives byte-identical files.
 import { parseArgs } from 'node:util';
-import { generateCheckpoint } from '../checkpoints/generate.ts';
-import { defaultModelOptions } from '../checkpoints/default-model.ts';
-import { loadCheckpoint } from '../runtime/checkpoint.ts';
+import { generateCheckpoint } from '../synthetic/random-checkpoint.ts';
+import { defaultModelOptions } from '../synthetic/default-model.ts';
+import { loadCheckpoint } from '../format/checkpoint.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
 if (!values.out) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { ModelRegistry } from '../runtime/registry.ts';
+import { ModelRegistry } from '../pipelines/registry.ts';
 
 const OUTPUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi/openapi.json');
 

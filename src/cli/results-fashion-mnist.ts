@@ -4,8 +4,8 @@
 // learned tau values, the fixed-tau sweep, and the extra-parameter table.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { extraParameterCount } from '../heads/params.ts';
-import type { HeadSpec, Manifest } from '../runtime/manifest.ts';
+import { extraParameterCount } from '../format/head-params.ts';
+import type { HeadSpec, Manifest } from '../format/manifest.ts';
 import type { EvaluationReport, ModeReport } from '../evaluate/evaluate.ts';
 
 const dir = process.argv[2] ?? '/tmp/fm-runs';
@@ -84,7 +84,7 @@ for (const { label, r } of sweep) {
 }
 lines.push('');
 
-lines.push('### Extra parameters over DET (parameter-efficient covariance, biases included; src/heads/params.ts)', '');
+lines.push('### Extra parameters over DET (parameter-efficient covariance, biases included; src/format/head-params.ts)', '');
 lines.push('| setting | HET | HET-XL | HET / HET-XL |', '|---|---|---|---|');
 const example = runs.find((r) => r.manifest.head.type !== 'det')?.manifest.head;
 const settings: { label: string; D: number; K: number; R: number }[] = [

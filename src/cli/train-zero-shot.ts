@@ -6,21 +6,21 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createProgress } from '../train/progress.ts';
-import { tfWasm } from '../train/tf.ts';
-import { DEFAULT_TEMPLATES, evaluateSplit, type SplitEvaluation } from '../zeroshot-train/evaluate.ts';
-import { exportZeroShot } from '../zeroshot-train/export.ts';
-import { DualEncoder, type ZeroShotHead } from '../zeroshot-train/model.ts';
-import { evaluateServed, loadServed, type ServedSplitEvaluation } from '../zeroshot-train/served.ts';
-import { loadCheckpoint } from '../runtime/checkpoint.ts';
-import { HELD_OUT } from '../zeroshot-train/shapes.ts';
-import { defaultConfig, shapesData, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../zeroshot-train/trainer.ts';
+import { createProgress } from '../training/common/progress.ts';
+import { tfWasm } from '../training/common/tf.ts';
+import { DEFAULT_TEMPLATES, evaluateSplit, type SplitEvaluation } from '../training/zero-shot/evaluate.ts';
+import { exportZeroShot } from '../training/zero-shot/export.ts';
+import { DualEncoder, type ZeroShotHead } from '../training/zero-shot/model.ts';
+import { evaluateServed, loadServed, type ServedSplitEvaluation } from '../training/zero-shot/served.ts';
+import { loadCheckpoint } from '../format/checkpoint.ts';
+import { HELD_OUT } from '../training/zero-shot/shapes.ts';
+import { defaultConfig, shapesData, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../training/zero-shot/trainer.ts';
 import { nonNegativeInt, numberFlag, positiveInt } from './args.ts';
 
 const HELP = `npm run train-zero-shot -- --out DIR [options]
 
 Trains a zero-shot dual encoder on synthetic 32x32 coloured-shape scenes with captions
-(src/zeroshot-train/shapes.ts; seven colour-shape pairs never appear in training): an image MLP
+(src/training/zero-shot/shapes.ts; seven colour-shape pairs never appear in training): an image MLP
 (3072 -> hidden ReLU -> E) and a bag-of-words text tower (token embeddings mean-pooled, linear
 -> E), with a symmetric contrastive loss over each batch and a learned temperature
 tau = min + (max - min) sigmoid(t). With --head het-xl, HET-XL noise (parameter-efficient, R
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
       command: `npm run train-zero-shot -- ${process.argv.slice(2).join(' ')}`.trim(),
       seed,
       data: {
-        generator: 'hetxl-serve/src/zeroshot-train/shapes.ts (pixels quantised to 8 bits)',
+        generator: 'hetxl-serve/src/training/zero-shot/shapes.ts (pixels quantised to 8 bits)',
         train: `generateShapes(${trainCount}, ${dataSeed}, 'train')`,
         heldOutPairs: HELD_OUT.map((p) => p.join(' ')),
       },

@@ -3,9 +3,9 @@
 // So the numbers describe exactly what `npm start` serves, not the training-time graph.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { loadCheckpoint } from '../runtime/checkpoint.ts';
-import { Model, type PredictMode } from '../runtime/model.ts';
-import { normalisePixels, type ImageSet } from '../train/fashion-mnist.ts';
+import { loadCheckpoint } from '../format/checkpoint.ts';
+import { Model, type PredictMode } from '../pipelines/classifier.ts';
+import { normalisePixels, type ImageSet } from '../training/fashion-mnist/data.ts';
 import { classificationMetrics, type Metrics } from './metrics.ts';
 import { reliabilityPng } from './reliability.ts';
 

@@ -1,6 +1,6 @@
 // DET: p = softmax((W^T phi + b) / tau). No noise: its sample graph sees one "sample" (Sc = 1).
-import { GraphBuilder } from '../onnx/graph.ts';
-import type { HeadSpec } from '../runtime/manifest.ts';
+import { GraphBuilder } from '../engine/graph.ts';
+import type { HeadSpec } from '../format/manifest.ts';
 import { addSampleReductions } from './graph-parts.ts';
 import { BATCH, CENTER, LOGITS, SAMPLES, type HeadGraphs, type SampleOutput } from './graph-io.ts';
 import type { HeadWeights } from './types.ts';

@@ -10,7 +10,7 @@
 //                            reductions over the Sc samples (or, for diagnostics, the logits).
 // Mean mode runs the sample graph with the scales set to zero and Sc = 1: the noise is then
 // exactly 0, so DET and HET-XL share one code path and W lives in one session only.
-import type { HeadType } from '../runtime/manifest.ts';
+import type { HeadType } from '../format/manifest.ts';
 
 /** Graph inputs. */
 export const PHI = 'phi';

@@ -1,8 +1,8 @@
 // Pieces of ONNX graph shared by the head builders: the per-image noise scales, the sampled
 // noise, and the per-chunk reductions of the sampled softmaxes.
-import type { Dim, GraphBuilder } from '../onnx/graph.ts';
-import type { HeadSpec } from '../runtime/manifest.ts';
-import { covarianceOf } from './params.ts';
+import type { Dim, GraphBuilder } from '../engine/graph.ts';
+import type { HeadSpec } from '../format/manifest.ts';
+import { covarianceOf } from '../format/head-params.ts';
 import { BATCH, EPS_D, EPS_R, PHI, SAMPLES, SCALE_D, SCALE_V, SCALE_VT, SHIFT, SUM_DEV, SUM_SQ_DEV, ENTROPY, ARGMAX, type ScaleTensor } from './graph-io.ts';
 import { requireWeight } from './weights.ts';
 import type { HeadWeights } from './types.ts';

@@ -1,5 +1,5 @@
 // One entry point from (spec, weights) to the head's graph set.
-import type { HeadSpec } from '../runtime/manifest.ts';
+import type { HeadSpec } from '../format/manifest.ts';
 import { buildDetGraphs } from './det.ts';
 import type { HeadGraphs } from './graph-io.ts';
 import { buildHetXlGraphs } from './het-xl.ts';

@@ -2,12 +2,12 @@
 // z_s = phi + V'(x) eps_R,s + d'(x) * eps_D,s;  u_s = W^T z_s + b;  p_s = softmax(u_s / tau).
 // phi is added in the D-dimensional space before the one [B * Sc, D] x [D, K] product: sharing
 // the noise-free logits W^T phi + b instead would cost an extra pass over the [B, Sc, K] logits.
-import { GraphBuilder } from '../onnx/graph.ts';
-import type { HeadSpec } from '../runtime/manifest.ts';
+import { GraphBuilder } from '../engine/graph.ts';
+import type { HeadSpec } from '../format/manifest.ts';
 import { addClassifierAndOutputs } from './det.ts';
 import { addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
 import { BATCH, CENTER, type HeadGraphs, type SampleOutput } from './graph-io.ts';
-import { requireR } from './params.ts';
+import { requireR } from '../format/head-params.ts';
 import type { HeadWeights } from './types.ts';
 
 function buildHetXlScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {

@@ -1,11 +1,11 @@
 // HET: noise in the K-dimensional logit space (method.md):
 // u_s = W^T phi + b + V(x) eps_R,s + d(x) * eps_D,s;  p_s = softmax(u_s / tau).
 // The noise-free logits loc = W^T phi + b come from their own small graph, once per image.
-import { GraphBuilder } from '../onnx/graph.ts';
-import type { HeadSpec } from '../runtime/manifest.ts';
+import { GraphBuilder } from '../engine/graph.ts';
+import type { HeadSpec } from '../format/manifest.ts';
 import { addSampleReductions, addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
 import { BATCH, CENTER, LOC, LOGITS, PHI, SAMPLES, type HeadGraphs, type SampleOutput } from './graph-io.ts';
-import { requireR } from './params.ts';
+import { requireR } from '../format/head-params.ts';
 import type { HeadWeights } from './types.ts';
 import { locBias, requireWeight } from './weights.ts';
 

@@ -1,12 +1,12 @@
 // The head runner: ORT sessions for one head's graphs (built once, at creation) and the MC loop
 // that feeds them chunks of seeded noise and accumulates the per-chunk reductions.
-import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session, type Tensor } from '../onnx/session.ts';
+import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session, type Tensor } from '../engine/session.ts';
 import { NoiseCache } from '../noise/cache.ts';
 import { ESTIMATORS } from '../noise/estimator.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../noise/normal.ts';
-import type { HeadSpec } from '../runtime/manifest.ts';
-import { chunkReductions, McAccumulator } from './accumulator.ts';
-import { DEFAULT_MEMORY_BUDGET_BYTES, maxSamplesPerChunk, planChunks, type Chunk } from './chunking.ts';
+import type { HeadSpec } from '../format/manifest.ts';
+import { chunkReductions, McAccumulator } from '../mc/accumulator.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES, maxSamplesPerChunk, planChunks, type Chunk } from '../mc/chunking.ts';
 import { buildHeadGraphs } from './graphs.ts';
 import { ARGMAX, CENTER, ENTROPY, EPS_D, EPS_R, LOC, LOGITS, PHI, SHIFT, type HeadGraphs } from './graph-io.ts';
 import type { HeadRunner, HeadWeights, McOptions, McResult } from './types.ts';

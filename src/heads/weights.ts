@@ -1,6 +1,6 @@
 // Reading head weights by their edward2 names, with the shape checks the graph builders rely on.
-import type { HeadSpec } from '../runtime/manifest.ts';
-import { headParamShapes } from './params.ts';
+import type { HeadSpec } from '../format/manifest.ts';
+import { headParamShapes } from '../format/head-params.ts';
 import type { HeadWeights } from './types.ts';
 
 /**

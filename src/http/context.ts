@@ -3,9 +3,9 @@
 import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
-import type { ModelRegistry, ServedModel } from '../runtime/registry.ts';
-import type { Model } from '../runtime/model.ts';
-import type { ZeroShotModel } from '../runtime/zero-shot-model.ts';
+import type { ModelRegistry, ServedModel } from '../pipelines/registry.ts';
+import type { Model } from '../pipelines/classifier.ts';
+import type { ZeroShotModel } from '../pipelines/zero-shot.ts';
 import { HttpError } from './errors.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

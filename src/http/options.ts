@@ -1,8 +1,8 @@
 // Request options (mode, samples, seed, topK, encoding): merged from the query string and the
 // body, converted, and checked against the model's and the server's limits.
 import type { FastifyRequest } from 'fastify';
-import type { PredictOptions } from '../runtime/model.ts';
-import type { ServedModel } from '../runtime/registry.ts';
+import type { PredictOptions } from '../pipelines/classifier.ts';
+import type { ServedModel } from '../pipelines/registry.ts';
 import { badRequest, clip } from './errors.ts';
 import { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
 

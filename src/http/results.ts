@@ -1,7 +1,7 @@
 // Response pieces shared by classify, predictive and zero-shot.
-import type { Prediction } from '../runtime/model.ts';
-import type { ServedModel } from '../runtime/registry.ts';
-import { topK } from '../heads/statistics.ts';
+import type { Prediction } from '../pipelines/classifier.ts';
+import type { ServedModel } from '../pipelines/registry.ts';
+import { topK } from '../uncertainty/statistics.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { ClassScore } from './schemas.ts';
 

@@ -1,7 +1,7 @@
 // TypeBox schemas of the HTTP surface. Fastify validates and serialises with them, and
 // src/cli/openapi.ts turns them into openapi/openapi.json: one source for both.
 import { Type, type Static } from '@sinclair/typebox';
-import { HeadSpec, InputSpec, ZeroShotSpec } from '../runtime/manifest.ts';
+import { HeadSpec, InputSpec, ZeroShotSpec } from '../format/manifest.ts';
 
 export const ErrorResponse = Type.Object(
   {

@@ -16,7 +16,7 @@
 // then look the same to the model. 16-bit inputs (PNG, TIFF) are reduced to 8 bits by libvips during the
 // colourspace conversion, so every input ends up on the same 0..255 scale that `scale` expects.
 import sharp from 'sharp';
-import type { InputSpec } from '../runtime/manifest.ts';
+import type { InputSpec } from '../format/manifest.ts';
 import { ImageError } from './errors.ts';
 
 export { ImageError, IMAGE_ERROR_CODES, isImageError, type ImageErrorCode } from './errors.ts';

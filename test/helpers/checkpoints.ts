@@ -2,8 +2,8 @@
 //   const dir = await makeTinyCheckpoint(await mkdtemp(join(tmpdir(), 'x-')), { type: 'het-xl', covariance: 'full' });
 //   const ckpt = await loadCheckpoint(dir);
 // Defaults: 1x4x4 grayscale NCHW input, D = 6, K = 5, R = 3, het-xl param-efficient, seed 1.
-import { generateCheckpoint, type GenerateOptions } from '../../src/checkpoints/generate.ts';
-import type { Covariance, HeadType } from '../../src/runtime/manifest.ts';
+import { generateCheckpoint, type GenerateOptions } from '../../src/synthetic/random-checkpoint.ts';
+import type { Covariance, HeadType } from '../../src/format/manifest.ts';
 
 export interface TinyCheckpointOptions {
   /** Folder name (= manifest name); default `tiny-<type>[-<covariance>]`. */

@@ -1,11 +1,11 @@
-// Child process of test/memory.test.ts: runs one MC request and reports the head's peak working
+// Child process of test/system/memory.test.ts: runs one MC request and reports the head's peak working
 // memory, measured as the rise of the resident set's high-water mark over the resident set
 // just before the request (Linux: the mark is reset through /proc/self/clear_refs).
 // argv: K D R samples batch budgetMB. Prints one JSON line.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHeadRunner } from '../../src/heads/runner.ts';
-import type { HeadSpec } from '../../src/runtime/manifest.ts';
-import { randomHeadWeights } from '../reference.ts';
+import type { HeadSpec } from '../../src/format/manifest.ts';
+import { randomHeadWeights } from '../reference/heads.ts';
 
 const [K, D, R, samples, batch, budgetMB] = process.argv.slice(2).map(Number);
 

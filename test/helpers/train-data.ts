@@ -1,8 +1,8 @@
 // Generated image sets for the training tests: tiny 6 x 6 grayscale images whose class is
 // carried by which quadrant is bright, plus noise, so a few training steps learn something.
-import type { ImageSet } from '../../src/train/fashion-mnist.ts';
-import type { InputSpec } from '../../src/runtime/manifest.ts';
-import { mulberry32 } from '../reference.ts';
+import type { ImageSet } from '../../src/training/fashion-mnist/data.ts';
+import type { InputSpec } from '../../src/format/manifest.ts';
+import { mulberry32 } from '../reference/heads.ts';
 
 export const TINY_INPUT: InputSpec = { height: 6, width: 6, channels: 1, layout: 'NCHW', resize: 'stretch', scale: 1 / 255, mean: [0.3], std: [0.3] };
 

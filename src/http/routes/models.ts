@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
 import { requireModel } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import type { ModelEntry } from '../../runtime/registry.ts';
+import type { ModelEntry } from '../../pipelines/registry.ts';
 import { ErrorResponse, LabelsResponse, ModelDetails, ModelList, ModelParams, type ModelSummary } from '../schemas.ts';
 
 export function summarize(entry: ModelEntry): ModelSummary {

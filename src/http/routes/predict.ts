@@ -8,8 +8,8 @@ import { badRequest } from '../errors.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
 import { runInfo, topClasses } from '../results.ts';
-import type { Model } from '../../runtime/model.ts';
-import { topK } from '../../heads/statistics.ts';
+import type { Model } from '../../pipelines/classifier.ts';
+import { topK } from '../../uncertainty/statistics.ts';
 import {
   ClassifyQuery,
   ClassifyResponse,

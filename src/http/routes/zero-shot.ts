@@ -10,7 +10,7 @@ import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
 import { runInfo, topClasses } from '../results.ts';
 import { InferenceErrors, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
-import { checkPrompts, PromptError } from '../../zeroshot/tokenizer.ts';
+import { checkPrompts, PromptError } from '../../text/prompts.ts';
 
 const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
 

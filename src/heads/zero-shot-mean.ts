@@ -1,0 +1,43 @@
+// The zero-shot head (method.md, "Contrastive learning and zero-shot"): text embeddings t_k are
+// the class weights, tau the learned temperature. Mean mode, here in JS (K x E multiply-adds per
+// image): softmax(<z / |z|, t_k> / tau), noise off. The MC mode, with HET-XL noise on the image
+// embedding, runs on ONNX Runtime: src/heads/zero-shot-mc.ts.
+
+export type ImageNormalisation = 'after-noise' | 'before-noise';
+
+export interface ZeroShotHeadSpec {
+  /** Embedding width E. */
+  dim: number;
+  tau: number;
+}
+
+/** Scales v to unit L2 norm in place (a zero vector stays zero). */
+export function normaliseInPlace(v: Float32Array | Float64Array): void {
+  let sq = 0;
+  for (let i = 0; i < v.length; i++) sq += v[i] * v[i];
+  const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+  for (let i = 0; i < v.length; i++) v[i] *= inv;
+}
+
+/**
+ * Mean-mode probabilities over the labels for one image embedding z [E] (noise off, so both
+ * image normalisations give softmax(<z / |z|, t_k> / tau)). texts: unit label embeddings, [K, E].
+ */
+export function zeroShotMean(z: Float32Array, texts: Float32Array, spec: ZeroShotHeadSpec): Float32Array {
+  const E = spec.dim;
+  const K = texts.length / E;
+  const u = Float64Array.from(z);
+  normaliseInPlace(u);
+  const p = new Float64Array(K);
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) {
+    let dot = 0;
+    for (let e = 0; e < E; e++) dot += u[e] * texts[k * E + e];
+    p[k] = dot / spec.tau;
+    if (p[k] > max) max = p[k];
+  }
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += p[k] = Math.exp(p[k] - max);
+  for (let k = 0; k < K; k++) p[k] /= sum;
+  return Float32Array.from(p);
+}

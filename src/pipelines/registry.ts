@@ -1,0 +1,111 @@
+// The models the server knows: one entry per checkpoint folder under MODELS_DIR, loaded at start.
+// A checkpoint that fails to load is kept as a 'failed' entry (named file and problem) so that
+// the listing and readiness show it, while the other models keep serving.
+import { CheckpointError, listCheckpointDirs, loadCheckpoint } from '../format/checkpoint.ts';
+import { Model } from './classifier.ts';
+import { ZeroShotModel, type ZeroShotLimits } from './zero-shot.ts';
+import type { EngineOptions } from '../engine/session.ts';
+import path from 'node:path';
+
+/** A loaded model of either task; routes narrow it by `task`. */
+export type ServedModel = Model | ZeroShotModel;
+
+export type ModelStatus = 'loading' | 'ready' | 'failed';
+
+export interface ModelEntry {
+  name: string;
+  dir: string;
+  status: ModelStatus;
+  model?: ServedModel;
+  error?: { file: string; problem: string };
+}
+
+/** The part of a pino logger the registry uses. */
+export interface RegistryLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export class ModelRegistry {
+  private readonly entries = new Map<string, ModelEntry>();
+  private loading: Promise<void> = Promise.resolve();
+  private finished = false;
+
+  constructor(
+    private readonly engine: EngineOptions,
+    private readonly limits: ZeroShotLimits,
+    private readonly log: RegistryLogger,
+  ) {}
+
+  /** Starts loading every checkpoint folder of `modelsDir`; `whenLoaded()` resolves when all are done. */
+  loadAll(modelsDir: string): Promise<void> {
+    this.loading = this.loadDirs(modelsDir).finally(() => {
+      this.finished = true;
+    });
+    return this.loading;
+  }
+
+  whenLoaded(): Promise<void> {
+    return this.loading;
+  }
+
+  get loadingFinished(): boolean {
+    return this.finished;
+  }
+
+  list(): ModelEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): ModelEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  async dispose(): Promise<void> {
+    await this.loading.catch(() => undefined);
+    await Promise.all(this.list().map((e) => e.model?.dispose()));
+    this.entries.clear();
+  }
+
+  private modelsDir = '.';
+
+  private async loadDirs(modelsDir: string): Promise<void> {
+    this.modelsDir = modelsDir;
+    let dirs: string[];
+    try {
+      dirs = await listCheckpointDirs(modelsDir);
+    } catch (error) {
+      this.log.error({ modelsDir, err: error }, `cannot read MODELS_DIR ${modelsDir}`);
+      return;
+    }
+    for (const dir of dirs) {
+      const name = path.basename(dir);
+      this.entries.set(name, { name, dir, status: 'loading' });
+    }
+    // One at a time: loading builds ORT sessions that already use every core.
+    for (const dir of dirs) await this.loadOne(path.basename(dir), dir);
+  }
+
+  private async loadOne(name: string, dir: string): Promise<void> {
+    const started = performance.now();
+    try {
+      const checkpoint = await loadCheckpoint(dir, { modelsDir: this.modelsDir });
+      const model: ServedModel =
+        checkpoint.manifest.task === 'zero-shot'
+          ? await ZeroShotModel.load(checkpoint, this.engine, this.limits)
+          : await Model.load(checkpoint, this.engine, this.limits);
+      await model.warmUp();
+      this.entries.set(name, { name, dir, status: 'ready', model });
+      this.log.info(
+        { model: name, task: model.task, head: model.manifest.head.type, K: model.K, provider: model.provider, ms: Math.round(performance.now() - started) },
+        `model ${name} loaded`,
+      );
+    } catch (error) {
+      // Relative to MODELS_DIR ("broken/head.safetensors"): what an operator needs, without host paths.
+      const file = path.relative(path.resolve(this.modelsDir), error instanceof CheckpointError ? error.file : dir) || '.';
+      const problem = error instanceof CheckpointError ? error.problem : error instanceof Error ? error.message : String(error);
+      this.entries.set(name, { name, dir, status: 'failed', error: { file, problem } });
+      this.log.error({ model: name, file, problem }, `model ${name} refused: ${file}: ${problem}`);
+    }
+  }
+}

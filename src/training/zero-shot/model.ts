@@ -1,0 +1,214 @@
+// The zero-shot dual encoder in tfjs (wasm backend): the same maths the served checkpoint runs.
+//   image tower  z = relu(x W1 + b1) W2 + b2                    x: 32x32x3 NHWC flattened, [0, 1]
+//   text tower   g(c) = mean_{tokens of c} table[token] @ P      (a [B, V] bag-of-words matrix
+//                times the table: the same as the ONNX Gather + masked mean of text-tower.ts,
+//                which wasm cannot differentiate)
+//   HET-XL noise on z (parameter-efficient, method.md):
+//                v = z W_het + b_het,  d = softplus(z W_diag + b_diag) + minScale,
+//                z_s = z + (eps_R,s J + b_J) ⊙ v + d ⊙ eps_D,s
+//   logits       <z_s / |z_s|, t_k> / tau,  t_k = g(c_k) / |g(c_k)|   (normalised after the noise)
+//   tau          min + (max - min) sigmoid(t), learned.
+// Head tensors carry edward2's names, so the export is a copy; DET has no head tensors.
+import { normalStream } from '../common/random.ts';
+import { snapshotVariables, tf, type ParamValue } from '../common/tf.ts';
+
+export type ZeroShotHead = 'het-xl' | 'det';
+
+export interface DualEncoderConfig {
+  head: ZeroShotHead;
+  /** Flattened image size (32 * 32 * 3). */
+  inputSize: number;
+  /** Hidden width of the image MLP. */
+  hidden: number;
+  /** Embedding width E (image and text). */
+  dim: number;
+  /** Vocabulary size including [PAD] = 0 and [UNK] = 1. */
+  vocabulary: number;
+  /** Token embedding width W of the text tower. */
+  tokenWidth: number;
+  /** Factors R of the low-rank covariance (het-xl). */
+  factors: number;
+  minScale: number;
+  temperature: { min: number; max: number; init: number };
+  /** Initial b_diag: softplus(b) is the initial diagonal noise scale (het-xl). */
+  diagBiasInit: number;
+}
+
+export const IMAGE_PARAMS = {
+  hiddenKernel: 'image/hidden/kernel',
+  hiddenBias: 'image/hidden/bias',
+  outKernel: 'image/embedding/kernel',
+  outBias: 'image/embedding/bias',
+} as const;
+export const TEXT_PARAMS = { table: 'text/token_embeddings', projection: 'text/projection' } as const;
+export const HEAD_PARAMS = {
+  hetKernel: 'scale_layer_heteroscedastic/kernel',
+  hetBias: 'scale_layer_heteroscedastic/bias',
+  homKernel: 'scale_layer_homoscedastic/kernel',
+  homBias: 'scale_layer_homoscedastic/bias',
+  diagKernel: 'diag_layer/kernel',
+  diagBias: 'diag_layer/bias',
+} as const;
+export const TEMPERATURE_PARAM = 'temperature/pre_sigmoid';
+
+/** The head tensors of the checkpoint (edward2 names, no loc_layer), in file order. */
+export function headTensorShapes(config: DualEncoderConfig): { name: string; dims: number[] }[] {
+  if (config.head === 'det') return [];
+  const E = config.dim;
+  return [
+    { name: HEAD_PARAMS.hetKernel, dims: [E, E] },
+    { name: HEAD_PARAMS.hetBias, dims: [E] },
+    { name: HEAD_PARAMS.homKernel, dims: [config.factors, E] },
+    { name: HEAD_PARAMS.homBias, dims: [E] },
+    { name: HEAD_PARAMS.diagKernel, dims: [E, E] },
+    { name: HEAD_PARAMS.diagBias, dims: [E] },
+  ];
+}
+
+/** t such that min + (max - min) sigmoid(t) = tau. */
+export function preSigmoid(tau: number, min: number, max: number): number {
+  const p = (tau - min) / (max - min);
+  if (!(p > 0 && p < 1)) throw new Error(`tau ${tau} is not inside (${min}, ${max})`);
+  return Math.log(p / (1 - p));
+}
+
+/** Glorot-normal kernels seeded per tensor name (src/synthetic/random-checkpoint.ts streams), zero biases. */
+function initialValue(name: string, dims: number[], seed: number, config: DualEncoderConfig): Float32Array {
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (name === HEAD_PARAMS.diagBias) return new Float32Array(size).fill(config.diagBiasInit);
+  if (dims.length !== 2) return new Float32Array(size);
+  const std = Math.sqrt(2 / (dims[0] + dims[1]));
+  const next = normalStream(seed, name);
+  const out = Float32Array.from({ length: size }, () => std * next());
+  if (name === TEXT_PARAMS.table) out.fill(0, 0, dims[1]); // [PAD] never contributes
+  return out;
+}
+
+export interface NoiseSeeds {
+  factor: number;
+  diagonal: number;
+}
+
+export class DualEncoder {
+  readonly params = new Map<string, tf.Variable>();
+
+  constructor(
+    readonly config: DualEncoderConfig,
+    seed: number,
+  ) {
+    const { inputSize, hidden, dim: E, vocabulary: V, tokenWidth: W } = config;
+    const shapes = [
+      { name: IMAGE_PARAMS.hiddenKernel, dims: [inputSize, hidden] },
+      { name: IMAGE_PARAMS.hiddenBias, dims: [hidden] },
+      { name: IMAGE_PARAMS.outKernel, dims: [hidden, E] },
+      { name: IMAGE_PARAMS.outBias, dims: [E] },
+      { name: TEXT_PARAMS.table, dims: [V, W] },
+      { name: TEXT_PARAMS.projection, dims: [W, E] },
+      ...headTensorShapes(config),
+    ];
+    for (const { name, dims } of shapes) this.params.set(name, tf.variable(tf.tensor(initialValue(name, dims, seed, config), dims)));
+    const { min, max, init } = config.temperature;
+    this.params.set(TEMPERATURE_PARAM, tf.variable(tf.scalar(preSigmoid(init, min, max))));
+  }
+
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`dual encoder has no parameter ${name}`);
+    return v;
+  }
+
+  get variables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  /** Unnormalised image embedding z [B, E] of flattened NHWC images [B, 3072]. */
+  imageEmbedding(x: tf.Tensor2D): tf.Tensor2D {
+    const h = tf.relu(tf.add(tf.matMul(x, this.p(IMAGE_PARAMS.hiddenKernel)), this.p(IMAGE_PARAMS.hiddenBias))) as tf.Tensor2D;
+    return tf.add(tf.matMul(h, this.p(IMAGE_PARAMS.outKernel)), this.p(IMAGE_PARAMS.outBias));
+  }
+
+  /** Unnormalised text embedding [B, E] from a bag-of-words matrix [B, V] (rows: 1/length per token). */
+  textEmbedding(bow: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(tf.matMul(bow, this.p(TEXT_PARAMS.table)), this.p(TEXT_PARAMS.projection));
+  }
+
+  tau(): tf.Scalar {
+    const { min, max } = this.config.temperature;
+    return tf.add(min, tf.mul(max - min, tf.sigmoid(this.p(TEMPERATURE_PARAM)))) as tf.Scalar;
+  }
+
+  tauValue(): number {
+    return tf.tidy(() => this.tau().dataSync()[0]);
+  }
+
+  /** v(z) [B, E] and d(z) [B, E] of the HET-XL noise. */
+  noiseScales(z: tf.Tensor2D): { v: tf.Tensor2D; d: tf.Tensor2D } {
+    const v = tf.add(tf.matMul(z, this.p(HEAD_PARAMS.hetKernel)), this.p(HEAD_PARAMS.hetBias)) as tf.Tensor2D;
+    const d = tf.add(tf.softplus(tf.add(tf.matMul(z, this.p(HEAD_PARAMS.diagKernel)), this.p(HEAD_PARAMS.diagBias))), this.config.minScale) as tf.Tensor2D;
+    return { v, d };
+  }
+
+  /** z_s = z + (eps_R J + b_J) ⊙ v + d ⊙ eps_D for given eps_R [S, B, R], eps_D [S, B, E]: [S, B, E]. */
+  noisyEmbeddingsFrom(z: tf.Tensor2D, epsR: tf.Tensor3D, epsD: tf.Tensor3D): tf.Tensor3D {
+    const [S, B, R] = epsR.shape;
+    const E = this.config.dim;
+    const { v, d } = this.noiseScales(z);
+    const a = tf.reshape(tf.add(tf.matMul(tf.reshape(epsR, [S * B, R]), this.p(HEAD_PARAMS.homKernel)), this.p(HEAD_PARAMS.homBias)), [S, B, E]);
+    return tf.add(tf.add(z, tf.mul(a, v)), tf.mul(d, epsD)) as tf.Tensor3D;
+  }
+
+  /** S noisy embeddings [S, B, E] with tf.randomNormal noise from the given seeds (DET: z itself, S = 1). */
+  noisyEmbeddings(z: tf.Tensor2D, samples: number, seeds: NoiseSeeds): tf.Tensor3D {
+    if (this.config.head === 'det') return tf.expandDims(z, 0) as tf.Tensor3D;
+    const B = z.shape[0];
+    const epsR = tf.randomNormal([samples, B, this.config.factors], 0, 1, 'float32', seeds.factor) as tf.Tensor3D;
+    const epsD = tf.randomNormal([samples, B, this.config.dim], 0, 1, 'float32', seeds.diagonal) as tf.Tensor3D;
+    return this.noisyEmbeddingsFrom(z, epsR, epsD);
+  }
+
+  /**
+   * Symmetric contrastive loss over the batch with the HET-XL MC average inside the log:
+   * image i picks its caption among the batch's captions, and caption j its image, each
+   * -log max(p_hat, 1e-7) with p_hat = mean_s softmax(<u_s, t> / tau); the two directions averaged.
+   */
+  loss(x: tf.Tensor2D, bow: tf.Tensor2D, samples: number, seeds: NoiseSeeds): tf.Scalar {
+    return this.contrastiveLoss(this.noisyEmbeddings(this.imageEmbedding(x), samples, seeds), this.textEmbedding(bow));
+  }
+
+  /** The loss above from noisy image embeddings z_s [S, B, E] and unnormalised caption embeddings [B, E]. */
+  contrastiveLoss(zs: tf.Tensor3D, text: tf.Tensor2D): tf.Scalar {
+    const [S, B, E] = zs.shape;
+    const t = l2normalise(text);
+    const u = l2normalise(tf.reshape(zs, [S * B, E]));
+    const logits = tf.reshape(tf.div(tf.matMul(u, t, false, true), this.tau()), [S, B, B]) as tf.Tensor3D; // [s, image, caption]
+    const eye = tf.expandDims(tf.eye(B), 0);
+    const direction = (l: tf.Tensor3D): tf.Scalar => {
+      const logPy = tf.sum(tf.mul(tf.logSoftmax(l), eye), 2); // [S, B]
+      const logPHat = tf.sub(tf.logSumExp(logPy, 0), Math.log(S)); // [B]
+      return tf.neg(tf.mean(tf.maximum(logPHat, Math.log(1e-7)))) as tf.Scalar;
+    };
+    return tf.div(tf.add(direction(logits), direction(tf.transpose(logits, [0, 2, 1]) as tf.Tensor3D)), 2) as tf.Scalar;
+  }
+
+  snapshot(): Map<string, ParamValue> {
+    return snapshotVariables(this.params);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
+
+/** Rows scaled to unit L2 norm (last axis). */
+export function l2normalise<T extends tf.Tensor>(x: T): T {
+  return tf.div(x, tf.add(tf.norm(x, 'euclidean', -1, true), 1e-12)) as T;
+}
+
+/** The [count, V] bag-of-words matrix of token id lists: 1/length at each token (mean pooling). */
+export function bagOfWords(ids: number[][], vocabulary: number): Float32Array {
+  const bow = new Float32Array(ids.length * vocabulary);
+  ids.forEach((row, b) => {
+    for (const id of row) bow[b * vocabulary + id] += 1 / Math.max(1, row.length);
+  });
+  return bow;
+}

@@ -1,0 +1,48 @@
+// Zero-shot evaluation through the served path: the exported folder loaded by the server's
+// loader and run by ZeroShotModel (ONNX Runtime towers and zero-shot head, the server's own
+// seeded noise), over the 28 "colour shape" labels with the manifest's templates.
+import { classificationMetrics } from '../../evaluate/metrics.ts';
+import { loadCheckpoint } from '../../format/checkpoint.ts';
+import { ZeroShotModel } from '../../pipelines/zero-shot.ts';
+import type { MetricSummary } from './evaluate.ts';
+import { labelIndex } from './evaluate.ts';
+import { allLabels, type ShapesDataset } from './shapes.ts';
+import { PIXELS } from './trainer.ts';
+
+export const SERVED_LIMITS = { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 64 << 20, textCacheSize: 1024 };
+
+export async function loadServed(dir: string): Promise<ZeroShotModel> {
+  return ZeroShotModel.load(await loadCheckpoint(dir), { provider: 'cpu', threads: 0 }, SERVED_LIMITS);
+}
+
+/** Predictive probabilities [N, 28] of the served model; samples 0 = mean mode. */
+export async function servedProbs(model: ZeroShotModel, images: Float32Array, samples: number, seed: number, batch = 100): Promise<Float32Array> {
+  const labels = allLabels();
+  const K = labels.length;
+  const n = images.length / PIXELS;
+  const out = new Float32Array(n * K);
+  for (let i = 0; i < n; i += batch) {
+    const m = Math.min(batch, n - i);
+    const options = samples === 0 ? { mode: 'mean' as const, samples: 1, seed } : { mode: 'mc' as const, samples, seed };
+    const predictions = await model.predictPixels(images.subarray(i * PIXELS, (i + m) * PIXELS), m, labels, model.defaultTemplates, options);
+    predictions.forEach((p, b) => out.set(p.probs, (i + b) * K));
+  }
+  return out;
+}
+
+export interface ServedSplitEvaluation {
+  count: number;
+  mean: MetricSummary;
+  mc?: MetricSummary;
+}
+
+export async function evaluateServed(model: ZeroShotModel, data: ShapesDataset, samples: number, seed: number): Promise<ServedSplitEvaluation> {
+  const truth = data.scenes.map(labelIndex);
+  const summary = (probs: Float32Array): MetricSummary => {
+    const { bins: _bins, ...rest } = classificationMetrics(probs, allLabels().length, truth);
+    return rest;
+  };
+  const result: ServedSplitEvaluation = { count: truth.length, mean: summary(await servedProbs(model, data.images, 0, seed)) };
+  if (model.supportsMc) result.mc = summary(await servedProbs(model, data.images, samples, seed));
+  return result;
+}

@@ -1,0 +1,108 @@
+// Loading zero-shot checkpoints: a valid one loads with its text tower and tokenizer; each broken
+// piece is refused naming the file and the problem.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { generateCheckpoint, type GenerateOptions } from '../../src/synthetic/random-checkpoint.ts';
+import { CheckpointError, loadCheckpoint } from '../../src/format/checkpoint.ts';
+
+const root = await mkdtemp(join(tmpdir(), 'hetxl-zs-ckpt-'));
+after(() => rm(root, { recursive: true, force: true }));
+
+let count = 0;
+async function zeroShot(overrides: Partial<GenerateOptions> = {}): Promise<string> {
+  const written = await generateCheckpoint({
+    modelsDir: root,
+    name: `zs-${count++}`,
+    head: { type: 'het-xl', D: 4, K: 3, R: 2 },
+    input: { height: 4, width: 4, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] },
+    zeroShot: { vocabulary: ['a', 'red', 'circle'], templates: ['a {label}'] },
+    ...overrides,
+  });
+  return written.dir;
+}
+
+async function refuses(dir: string, file: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(loadCheckpoint(dir), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError, `expected CheckpointError, got ${String(e)}`);
+    assert.equal(basename(e.file), file, `wrong file in: ${e.message}`);
+    assert.match(e.problem, pattern);
+    return true;
+  });
+}
+
+async function editManifest(dir: string, edit: (m: Record<string, any>) => void): Promise<void> {
+  const file = join(dir, 'manifest.json');
+  const m = JSON.parse(await readFile(file, 'utf8'));
+  edit(m);
+  await writeFile(file, JSON.stringify(m));
+}
+
+test('a valid zero-shot checkpoint loads: no labels, noise tensors without loc_layer, text tower and tokenizer', async () => {
+  const c = await loadCheckpoint(await zeroShot());
+  assert.equal(c.manifest.task, 'zero-shot');
+  assert.deepEqual(c.labels, []);
+  assert.deepEqual([...c.weights.keys()].sort(), [
+    'diag_layer/bias', 'diag_layer/kernel', 'scale_layer_heteroscedastic/bias', 'scale_layer_heteroscedastic/kernel',
+    'scale_layer_homoscedastic/bias', 'scale_layer_homoscedastic/kernel',
+  ]);
+  assert.ok(c.text && c.text.tower.byteLength > 0);
+  // The WordLevel vocabulary as written: [PAD] 0, [UNK] 1, then the words in order.
+  assert.deepEqual(c.text.tokenizer.encode('A red hexagon'), { ids: [2, 3, 1], unknownWords: ['hexagon'] });
+  assert.deepEqual(c.manifest.zeroShot, { templates: ['a {label}'], imageNormalisation: 'after-noise' });
+});
+
+test('refuses a zero-shot checkpoint without text.onnx or tokenizer.json', async () => {
+  for (const file of ['text.onnx', 'tokenizer.json']) {
+    const dir = await zeroShot();
+    await rm(join(dir, file));
+    await refuses(dir, file, /missing file/);
+  }
+});
+
+test('refuses a tokenizer.json that is not JSON or not a tokenizer', async () => {
+  const dir = await zeroShot();
+  await writeFile(join(dir, 'tokenizer.json'), '{"model": ');
+  await refuses(dir, 'tokenizer.json', /not valid JSON/);
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'WordLevel', vocab: { a: 0 }, unk_token: '[UNK]' } }));
+  await refuses(dir, 'tokenizer.json', /not a usable Hugging Face tokenizer/);
+});
+
+test('refuses a text tower whose embedding width differs from head.D, or that is not ONNX', async () => {
+  const dir = await zeroShot();
+  const wider = await zeroShot({ head: { type: 'het-xl', D: 5, K: 3, R: 2 } });
+  await copyFile(join(wider, 'text.onnx'), join(dir, 'text.onnx'));
+  await refuses(dir, 'text.onnx', /output "text_embedding" has shape \[batch, 5\], but the manifest says D = 4/);
+  await writeFile(join(dir, 'text.onnx'), Buffer.from('not a model'));
+  await refuses(dir, 'text.onnx', /not an ONNX model/);
+});
+
+test('refuses a backbone.onnx as text tower (wrong input name)', async () => {
+  const dir = await zeroShot();
+  await copyFile(join(dir, 'backbone.onnx'), join(dir, 'text.onnx'));
+  await refuses(dir, 'text.onnx', /no input named "input_ids"/);
+});
+
+test('refuses zero-shot manifests that lack or misuse the zeroShot section', async () => {
+  const cases: [(m: Record<string, any>) => void, RegExp][] = [
+    [(m) => delete m.zeroShot, /task zero-shot needs a zeroShot section/],
+    [(m) => (m.task = 'classification'), /zeroShot section given for a classification model/],
+    [(m) => (m.zeroShot.templates = ['a photo']), /\/zeroShot\/templates\/0/],
+    [(m) => (m.zeroShot.imageNormalisation = 'never'), /imageNormalisation/],
+    [(m) => (m.head.covariance = 'full'), /must use covariance "param-efficient"/],
+  ];
+  for (const [edit, pattern] of cases) {
+    const dir = await zeroShot();
+    await editManifest(dir, edit);
+    await refuses(dir, 'manifest.json', pattern);
+  }
+});
+
+test('refuses a zero-shot head that carries a loc_layer (its classes come from the text tower)', async () => {
+  const dir = await zeroShot();
+  const withLoc = await generateCheckpoint({ modelsDir: root, name: `cls-${count++}`, head: { type: 'het-xl', D: 4, K: 3, R: 2 }, input: { height: 4, width: 4, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] } });
+  await copyFile(join(withLoc.dir, 'head.safetensors'), join(dir, 'head.safetensors'));
+  await refuses(dir, 'head.safetensors', /unexpected tensor loc_layer\/kernel/);
+});
