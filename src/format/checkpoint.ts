@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { headParamShapes } from './head-params.ts';
 import type { HeadWeights } from '../heads/types.ts';
 import { FORMAT_VERSION, Manifest } from './manifest.ts';
+import { temperatureTau } from './temperature.ts';
 import { validateBackbone, validateTextTower } from './onnx-io.ts';
 import { PromptTokenizer } from '../text/prompts.ts';
 import { readSafetensors, SafetensorsError } from './safetensors.ts';
@@ -154,7 +155,7 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
   if (h.temperature) {
     const { t, min, max } = h.temperature;
     if (!(min < max)) fail(`head.temperature needs min < max, got min ${min}, max ${max}`);
-    const expected = min + (max - min) / (1 + Math.exp(-t));
+    const expected = temperatureTau({ t, min, max });
     if (Math.abs(expected - h.tau) > 1e-3 * Math.max(1, expected)) {
       fail(`head.tau ${h.tau} disagrees with head.temperature: min + (max - min) * sigmoid(t) = ${expected}`);
     }

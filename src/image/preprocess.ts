@@ -18,6 +18,7 @@
 import sharp from 'sharp';
 import type { InputSpec } from '../format/manifest.ts';
 import { ImageError } from './errors.ts';
+import { normalisationTables, writeNormalised } from './normalise.ts';
 
 export { ImageError, IMAGE_ERROR_CODES, isImageError, type ImageErrorCode } from './errors.ts';
 
@@ -47,29 +48,6 @@ const DEFAULT_CONCURRENCY = 4;
 export const MAX_ASPECT_RATIO = 1000;
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 
-/** Shape of the batch tensor for `batchSize` images: [B, C, H, W] or [B, H, W, C]. */
-export function batchShape(spec: InputSpec, batchSize: number): [number, number, number, number] {
-  const { height: h, width: w, channels: c } = spec;
-  return spec.layout === 'NHWC' ? [batchSize, h, w, c] : [batchSize, c, h, w];
-}
-
-/**
- * Checks what the manifest schema cannot express: mean/std lengths must be 1 or `channels`.
- * Throws a plain Error (a bad checkpoint is the operator's problem, not the client's).
- */
-export function assertInputSpec(spec: InputSpec): void {
-  for (const [name, values] of [['mean', spec.mean], ['std', spec.std]] as const) {
-    if (values.length !== 1 && values.length !== spec.channels) {
-      throw new Error(`input spec: ${name} has ${values.length} entries; expected 1 or ${spec.channels} (channels)`);
-    }
-    if (!values.every(Number.isFinite)) throw new Error(`input spec: ${name} must be finite numbers`);
-  }
-  if (!spec.std.every((s) => s > 0)) throw new Error('input spec: std entries must be > 0');
-  if (!Number.isFinite(spec.scale)) throw new Error('input spec: scale must be a finite number');
-  if (spec.layout !== 'NCHW' && spec.layout !== 'NHWC') throw new Error(`input spec: unknown layout ${String(spec.layout)}`);
-  if (!['stretch', 'center-crop', 'pad'].includes(spec.resize)) throw new Error(`input spec: unknown resize ${String(spec.resize)}`);
-}
-
 function assertLimits(limits: ImageLimits): void {
   // sharp treats 0 as "no limit"; we never want that by accident.
   if (!Number.isSafeInteger(limits.maxInputPixels) || limits.maxInputPixels < 1) {
@@ -78,22 +56,6 @@ function assertLimits(limits: ImageLimits): void {
   if (limits.concurrency !== undefined && (!Number.isSafeInteger(limits.concurrency) || limits.concurrency < 1)) {
     throw new Error(`image limits: concurrency must be a positive integer, got ${limits.concurrency}`);
   }
-}
-
-/**
- * One lookup table of 256 floats per channel: the normalised value of each 8-bit level.
- * Same arithmetic as (v * scale - mean[c]) / std[c] in doubles, rounded once to float32.
- */
-function normalisationTables(spec: InputSpec): Float32Array[] {
-  const tables: Float32Array[] = [];
-  for (let c = 0; c < spec.channels; c++) {
-    const mean = spec.mean.length === 1 ? spec.mean[0] : spec.mean[c];
-    const std = spec.std.length === 1 ? spec.std[0] : spec.std[c];
-    const table = new Float32Array(256);
-    for (let v = 0; v < 256; v++) table[v] = (v * spec.scale - mean) / std;
-    tables.push(table);
-  }
-  return tables;
 }
 
 /** sharp messages can be multi-line and long; clients get one short line. */
@@ -222,26 +184,6 @@ async function decodeToPixels(image: Buffer, spec: InputSpec, limits: ImageLimit
   return data;
 }
 
-/** Write one image's HWC bytes, normalised, into `out` starting at `offset`, in the spec's layout. */
-function writeNormalised(pixels: Buffer, spec: InputSpec, tables: Float32Array[], out: Float32Array, offset: number): void {
-  const channels = spec.channels;
-  const plane = spec.height * spec.width;
-  if (spec.layout === 'NHWC') {
-    for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < channels; c++) {
-        const i = p * channels + c;
-        out[offset + i] = tables[c][pixels[i]];
-      }
-    }
-  } else {
-    for (let c = 0; c < channels; c++) {
-      const table = tables[c];
-      const base = offset + c * plane;
-      for (let p = 0; p < plane; p++) out[base + p] = table[pixels[p * channels + c]];
-    }
-  }
-}
-
 /**
  * Run fn(0..count-1) with at most `limit` in flight, in index order. After the first failure no new
  * index is started; those in flight finish, then the failure with the lowest index is thrown. Since
@@ -268,13 +210,12 @@ async function forEachBounded(count: number, limit: number, fn: (index: number) 
 }
 
 /**
- * Preprocess a batch: returns the float32 tensor of shape batchShape(spec, images.length), i.e.
- * [B, C, H, W] for NCHW or [B, H, W, C] for NHWC. Throws ImageError (with the index of the first bad
- * image) for bad input, a plain Error for a bad spec or limits. An empty batch gives an empty tensor.
+ * Preprocess a batch: the float32 tensor [B, C, H, W] (NCHW) or [B, H, W, C] (NHWC). Throws
+ * ImageError (with the index of the first bad image) for bad input, a plain Error for bad limits
+ * (the spec is the checkpoint loader's to check). An empty batch gives an empty tensor.
  * Memory: the output tensor plus, per image in flight, its decoded pixels (bounded by maxInputPixels).
  */
 export async function preprocessImages(images: Buffer[], spec: InputSpec, limits: ImageLimits): Promise<Float32Array> {
-  assertInputSpec(spec);
   assertLimits(limits);
   const perImage = spec.channels * spec.height * spec.width;
   const out = new Float32Array(images.length * perImage);
@@ -285,18 +226,5 @@ export async function preprocessImages(images: Buffer[], spec: InputSpec, limits
     const pixels = await decodeToPixels(images[index], spec, limits, index);
     writeNormalised(pixels, spec, tables, out, index * perImage);
   });
-  return out;
-}
-
-/**
- * Preprocess one image: [C, H, W] (NCHW) or [H, W, C] (NHWC), without the batch dimension.
- * `index` only labels error messages (for callers that handle a batch themselves).
- */
-export async function preprocessImage(image: Buffer, spec: InputSpec, limits: ImageLimits, index = 0): Promise<Float32Array> {
-  assertInputSpec(spec);
-  assertLimits(limits);
-  const out = new Float32Array(spec.channels * spec.height * spec.width);
-  const pixels = await decodeToPixels(image, spec, limits, index);
-  writeNormalised(pixels, spec, normalisationTables(spec), out, 0);
   return out;
 }

@@ -53,8 +53,8 @@ const spec = (resize: InputSpec['resize'], channels: 1 | 3): InputSpec => ({
   width: 28,
   channels,
   layout: 'NCHW',
-  mean: [0],
-  std: [1],
+  mean: Array.from({ length: channels }, () => 0),
+  std: Array.from({ length: channels }, () => 1),
   scale: 1,
   resize,
 });
