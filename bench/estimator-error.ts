@@ -3,7 +3,7 @@
 // plain and the antithetic estimator. Run on a mid-size head (K, D given by the caller) because
 // the reference alone is 100,000 samples per image.
 import { createHeadRunner } from '../src/heads/runner.ts';
-import type { HeadWeights } from '../src/heads/types.ts';
+import type { HeadWeights } from '../src/format/head-params.ts';
 import type { EngineOptions } from '../src/engine/session.ts';
 import type { HeadSpec } from '../src/format/manifest.ts';
 import { ESTIMATORS, type Estimator } from '../src/noise/estimator.ts';
@@ -32,7 +32,7 @@ export async function estimatorError(
   seeds: number,
   engine: EngineOptions,
 ): Promise<ErrorRow[]> {
-  const runner = await createHeadRunner(spec, weights, engine, { noiseCacheBytes: 0, keepWeightsForDiagnostics: false });
+  const runner = await createHeadRunner(spec, weights, engine, { noiseCacheBytes: 0 });
   try {
     const reference = await runner.mc(phi, images, { samples: REFERENCE_SAMPLES, seed: REFERENCE_SEED });
     const rows: ErrorRow[] = [];

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../src/format/checkpoint.ts';
 import { buildHeadGraphs } from '../src/heads/graphs.ts';
-import { CENTER, EPS_D, EPS_R } from '../src/heads/graph-io.ts';
+import { CENTER } from '../src/heads/graph-io.ts';
+import { EPS_D, EPS_R } from '../src/mc/sample-graph.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../src/noise/normal.ts';
 
 const dir = process.argv[2] ?? path.join(tmpdir(), 'hetxl-bench', 'het-xl-k29593-d1024-r50');

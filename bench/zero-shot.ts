@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { ZeroShotMcHead } from '../src/heads/zero-shot-mc.ts';
-import type { HeadWeights } from '../src/heads/types.ts';
+import type { HeadWeights } from '../src/format/head-params.ts';
 import { createYardstick } from './yardstick.ts';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '7' } } });

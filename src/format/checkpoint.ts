@@ -8,11 +8,13 @@ import { constants, open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { headParamShapes } from './head-params.ts';
-import type { HeadWeights } from '../heads/types.ts';
+import type { HeadWeights } from './head-params.ts';
 import { FORMAT_VERSION, Manifest } from './manifest.ts';
 import { temperatureTau } from './temperature.ts';
 import { validateBackbone, validateTextTower } from './onnx-io.ts';
-import { PromptTokenizer } from '../text/prompts.ts';
+import { PromptTokenizer } from './tokenizer.ts';
+import { CheckpointError } from './errors.ts';
+
 import { readSafetensors, SafetensorsError } from './safetensors.ts';
 
 export const CHECKPOINT_FILES = {
@@ -35,17 +37,6 @@ export interface Checkpoint {
   labels: string[];
   /** Zero-shot models only: text.onnx bytes (I/O checked) and the loaded tokenizer.json. */
   text?: { tower: Uint8Array; tokenizer: PromptTokenizer };
-}
-
-/** A checkpoint that cannot be served. `file` is the path of the offending file (or folder). */
-export class CheckpointError extends Error {
-  override readonly name = 'CheckpointError';
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
 }
 
 const HEAD_TYPES = ['det', 'het', 'het-xl'];

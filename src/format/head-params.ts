@@ -2,6 +2,9 @@
 // One table drives checkpoint validation, the random checkpoint generator and the graph builders.
 import type { HeadSpec } from './manifest.ts';
 
+/** Head weights as read from head.safetensors: name -> float32 data with its shape. */
+export type HeadWeights = Map<string, { dims: number[]; data: Float32Array }>;
+
 export interface ParamShape {
   name: string;
   dims: number[];
@@ -50,4 +53,27 @@ export function extraParameterCount(spec: HeadSpec): number {
   return headParamShapes(spec)
     .map((p) => p.dims.reduce((a, b) => a * b, 1))
     .reduce((a, b) => a + b, 0) - loc;
+}
+
+/**
+ * Checks that every tensor the spec needs is present with its exact shape and length.
+ * `loc_layer/bias` may be absent (zero-shot models have none): it then reads as zeros.
+ */
+export function validateHeadWeights(spec: HeadSpec, weights: HeadWeights): void {
+  for (const { name, dims } of headParamShapes(spec)) {
+    if (name === 'loc_layer/bias' && !weights.has(name)) continue;
+    requireWeight(weights, name, dims);
+  }
+}
+
+/** The tensor's data; throws when it is missing or shaped differently. */
+export function requireWeight(weights: HeadWeights, name: string, dims: number[]): Float32Array {
+  const tensor = weights.get(name);
+  if (tensor === undefined) throw new Error(`head weight ${name} is missing`);
+  const expected = dims.reduce((a, b) => a * b, 1);
+  if (tensor.dims.length !== dims.length || tensor.dims.some((d, i) => d !== dims[i])) {
+    throw new Error(`head weight ${name} has shape [${tensor.dims.join(', ')}], expected [${dims.join(', ')}]`);
+  }
+  if (tensor.data.length !== expected) throw new Error(`head weight ${name} holds ${tensor.data.length} values, expected ${expected}`);
+  return tensor.data;
 }

@@ -2,7 +2,7 @@
 // ModelProto and that the named inputs and outputs have the element types and static sizes the
 // manifest implies. Symbolic or unknown sizes pass (ORT checks them at run time).
 import onnxProto from 'onnx-proto';
-import { CheckpointError } from './checkpoint.ts';
+import { CheckpointError } from './errors.ts';
 import { BACKBONE_INPUT, BACKBONE_OUTPUT, TEXT_INPUT, TEXT_OUTPUT, type Manifest } from './manifest.ts';
 
 const { onnx } = onnxProto;

@@ -1,10 +1,12 @@
 // DET: p = softmax((W^T phi + b) / tau). No noise: its sample graph sees one "sample" (Sc = 1).
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { addSampleReductions } from './graph-parts.ts';
-import { BATCH, CENTER, LOGITS, SAMPLES, type HeadGraphs, type SampleOutput } from './graph-io.ts';
-import type { HeadWeights } from './types.ts';
-import { locBias, requireWeight, scaled } from './weights.ts';
+import { addSampleReductions } from '../mc/sample-graph.ts';
+import { CENTER, LOGITS, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { BATCH, SAMPLES } from '../mc/sample-graph.ts';
+import type { HeadWeights } from '../format/head-params.ts';
+import { locBias, scaled } from './weights.ts';
+import { requireWeight } from '../format/head-params.ts';
 
 /**
  * Appends u = W^T z + b for z [B, Sc, D] and the sample graph's outputs. In reduction mode

@@ -15,26 +15,14 @@ import type { HeadType } from '../format/manifest.ts';
 /** Graph inputs. */
 export const PHI = 'phi';
 export const CENTER = 'center';
-export const EPS_R = 'eps_r';
-export const EPS_D = 'eps_d';
 /** Scale tensors (outputs of the scale graph, inputs of the sample graph). */
 export const SCALE_V = 'scale_v'; // v(x) = phi W_v + b_v  [B, N]   (parameter-efficient)
 export const SCALE_VT = 'scale_vt'; // V(x)^T               [B, R, N] (full)
 export const SCALE_D = 'scale_d'; // d(x) = softplus(phi W_d + b_d) + minScale  [B, N]
 /** Outputs of the center graph. */
 export const LOC = 'loc';
-/** Outputs of the sample graph in reduction mode (tempered: everything is of softmax(u / tau)). */
-export const SHIFT = 'shift'; // p of the chunk's first sample [B, K]: the shift for the moments
-export const SUM_DEV = 'sum_dev'; // sum_s (p_s - shift) [B, K]
-export const SUM_SQ_DEV = 'sum_sq_dev'; // sum_s (p_s - shift)^2 [B, K]
-export const ENTROPY = 'entropy'; // H[p_s] [B, Sc]
-export const ARGMAX = 'argmax'; // argmax_k p_s [B, Sc], int64
 /** Output of the sample graph in logits mode: untempered u_s [B, Sc, K]. */
 export const LOGITS = 'logits';
-
-/** Symbolic dimensions. */
-export const BATCH = 'batch';
-export const SAMPLES = 'samples';
 
 export type SampleOutput = 'reductions' | 'logits';
 

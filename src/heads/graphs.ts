@@ -4,8 +4,8 @@ import { buildDetGraphs } from './det.ts';
 import type { HeadGraphs } from './graph-io.ts';
 import { buildHetXlGraphs } from './het-xl.ts';
 import { buildHetGraphs } from './het.ts';
-import type { HeadWeights } from './types.ts';
-import { validateHeadWeights } from './weights.ts';
+import type { HeadWeights } from '../format/head-params.ts';
+import { validateHeadWeights } from '../format/head-params.ts';
 
 export function buildHeadGraphs(spec: HeadSpec, weights: HeadWeights): HeadGraphs {
   validateHeadWeights(spec, weights);

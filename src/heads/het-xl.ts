@@ -6,9 +6,10 @@ import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
 import { addClassifierAndOutputs } from './det.ts';
 import { addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
-import { BATCH, CENTER, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { CENTER, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { BATCH } from '../mc/sample-graph.ts';
 import { requireR } from '../format/head-params.ts';
-import type { HeadWeights } from './types.ts';
+import type { HeadWeights } from '../format/head-params.ts';
 
 function buildHetXlScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
   const g = new GraphBuilder('het_xl_scales');

@@ -3,11 +3,14 @@
 // The noise-free logits loc = W^T phi + b come from their own small graph, once per image.
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { addSampleReductions, addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
-import { BATCH, CENTER, LOC, LOGITS, PHI, SAMPLES, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
+import { addSampleReductions } from '../mc/sample-graph.ts';
+import { CENTER, LOC, LOGITS, PHI, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { BATCH, SAMPLES } from '../mc/sample-graph.ts';
 import { requireR } from '../format/head-params.ts';
-import type { HeadWeights } from './types.ts';
-import { locBias, requireWeight } from './weights.ts';
+import type { HeadWeights } from '../format/head-params.ts';
+import { locBias } from './weights.ts';
+import { requireWeight } from '../format/head-params.ts';
 
 function buildHetCenterModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
   const { D, K } = spec;

@@ -7,32 +7,25 @@
 // Why not JS: at CLIP scale (E = 512, K = 1000 labels, S = 1000) the S x K x E product is 0.5 G
 // multiply-adds per image: ~1.5 s in a plain JS loop, milliseconds in ORT's GEMM
 // (docs/performance.md). Samples are processed in chunks under the head's memory budget and
-// merged in float64 (McAccumulator), so results do not depend on the chunk size.
+// merged in float64 by the one MC loop (src/mc/loop.ts), as for the classifier heads.
 import { GraphBuilder } from '../engine/graph.ts';
 import { createSession, floatTensor, type EngineOptions, type Session } from '../engine/session.ts';
-import { addSampleReductions, addSampledNoise, addScaleGraph } from './graph-parts.ts';
-import { BATCH, EPS_D, EPS_R, PHI, SCALE_D, SCALE_V } from './graph-io.ts';
-import { chunkReductions, McAccumulator } from '../mc/accumulator.ts';
-import { maxSamplesPerChunk, planChunks } from '../mc/chunking.ts';
-import type { HeadWeights, McResult } from './types.ts';
-import { NoiseCache } from '../noise/cache.ts';
-import type { Estimator } from '../noise/estimator.ts';
-import { STREAM_DIAGONAL, STREAM_FACTOR } from '../noise/normal.ts';
+import type { HeadWeights } from '../format/head-params.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { normaliseInPlace, type ImageNormalisation } from './zero-shot-mean.ts';
+import { maxSamplesPerChunk } from '../mc/chunking.ts';
+import { runMc } from '../mc/loop.ts';
+import { addSampleReductions, BATCH } from '../mc/sample-graph.ts';
+import type { McOptions, McResult } from '../mc/types.ts';
+import { NoiseCache } from '../noise/cache.ts';
+import { normaliseInPlace } from '../text/unit-norm.ts';
+import { addSampledNoise, addScaleGraph } from './graph-parts.ts';
+import { PHI, SCALE_D, SCALE_V } from './graph-io.ts';
+import type { ImageNormalisation } from './zero-shot-mean.ts';
 
 /** The sample graph's input of label embeddings, [E, K] (K = the request's labels). */
 const TEXTS = 'texts';
 const LABELS = 'labels';
 const NOISE_CACHE_BYTES = 16 * 1024 * 1024;
-
-export interface ZeroShotMcOptions {
-  samples: number;
-  seed: number;
-  estimator?: Estimator;
-  /** Checked before every chunk, as in McOptions. */
-  signal?: AbortSignal;
-}
 
 export interface ZeroShotMcHeadOptions {
   /** Embedding width E, factors R, tau and minScale of the manifest. */
@@ -95,25 +88,15 @@ export class ZeroShotMcHead {
    * The MC predictive for a batch of image embeddings z [B, E] over unit label embeddings
    * texts [K, E] (both row-major). The noise block of each chunk is shared by the batch.
    */
-  async mc(z: Float32Array, batch: number, texts: Float32Array, options: ZeroShotMcOptions): Promise<McResult[]> {
+  async mc(z: Float32Array, batch: number, texts: Float32Array, options: McOptions): Promise<McResult[]> {
     const { dim: E, factors: R, imageNormalisation, memoryBudgetBytes } = this.options;
     const K = texts.length / E;
     const phi = imageNormalisation === 'before-noise' ? normaliseRows(z, E) : z;
     const phiTensor = floatTensor(phi, [batch, E]);
     const scales = await this.scaleSession.run({ [PHI]: phiTensor });
     const perRequest = { [PHI]: phiTensor, [SCALE_V]: scales[SCALE_V], [SCALE_D]: scales[SCALE_D], [TEXTS]: floatTensor(transpose(texts, K, E), [E, K]) };
-    const { seed, samples, estimator = 'plain' } = options;
-    const accumulator = new McAccumulator(batch, K, samples);
-    for (const chunk of planChunks(samples, maxSamplesPerChunk(memoryBudgetBytes, batch, K, E, R))) {
-      options.signal?.throwIfAborted();
-      const outputs = await this.sampleSession.run({
-        ...perRequest,
-        [EPS_R]: floatTensor(this.noise.rows(seed, STREAM_FACTOR, chunk.start, chunk.count, R, estimator), [chunk.count, R]),
-        [EPS_D]: floatTensor(this.noise.rows(seed, STREAM_DIAGONAL, chunk.start, chunk.count, E, estimator), [chunk.count, E]),
-      });
-      accumulator.addChunk(chunk.start, chunk.count, chunkReductions(outputs));
-    }
-    return accumulator.results();
+    const shape = { batch, K, R, noiseWidth: E, samplesPerChunk: maxSamplesPerChunk(memoryBudgetBytes, batch, K, E, R) };
+    return runMc(shape, options, this.noise, (noise) => this.sampleSession.run({ ...perRequest, ...noise }));
   }
 
   async dispose(): Promise<void> {

@@ -3,20 +3,14 @@
 // image): softmax(<z / |z|, t_k> / tau), noise off. The MC mode, with HET-XL noise on the image
 // embedding, runs on ONNX Runtime: src/heads/zero-shot-mc.ts.
 
+import { normaliseInPlace } from '../text/unit-norm.ts';
+
 export type ImageNormalisation = 'after-noise' | 'before-noise';
 
 export interface ZeroShotHeadSpec {
   /** Embedding width E. */
   dim: number;
   tau: number;
-}
-
-/** Scales v to unit L2 norm in place (a zero vector stays zero). */
-export function normaliseInPlace(v: Float32Array | Float64Array): void {
-  let sq = 0;
-  for (let i = 0; i < v.length; i++) sq += v[i] * v[i];
-  const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-  for (let i = 0; i < v.length; i++) v[i] *= inv;
 }
 
 /**

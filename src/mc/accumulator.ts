@@ -1,27 +1,6 @@
 // Accumulates the sample graph's per-chunk reductions into one McResult per image, in float64.
-import type { Tensor } from '../engine/session.ts';
-import { ARGMAX, ENTROPY, SHIFT, SUM_DEV, SUM_SQ_DEV } from '../heads/graph-io.ts';
-import type { McResult } from '../heads/types.ts';
-
-/** One chunk's outputs, as the sample graph returns them ([B, K] and [B, Sc] row-major). */
-export interface ChunkReductions {
-  shift: Float32Array;
-  sumDev: Float32Array;
-  sumSqDev: Float32Array;
-  entropy: Float32Array;
-  argmax: BigInt64Array;
-}
-
-/** The reductions of one sample-graph run, read from its outputs by name. */
-export function chunkReductions(outputs: Record<string, Tensor>): ChunkReductions {
-  return {
-    shift: outputs[SHIFT].data as Float32Array,
-    sumDev: outputs[SUM_DEV].data as Float32Array,
-    sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array,
-    entropy: outputs[ENTROPY].data as Float32Array,
-    argmax: outputs[ARGMAX].data as BigInt64Array,
-  };
-}
+import type { ChunkReductions } from './sample-graph.ts';
+import type { McResult } from './types.ts';
 
 export class McAccumulator {
   private seen = 0;

@@ -1,7 +1,8 @@
 // The models the server knows: one entry per checkpoint folder under MODELS_DIR, loaded at start.
 // A checkpoint that fails to load is kept as a 'failed' entry (named file and problem) so that
 // the listing and readiness show it, while the other models keep serving.
-import { CheckpointError, listCheckpointDirs, loadCheckpoint } from '../format/checkpoint.ts';
+import { listCheckpointDirs, loadCheckpoint } from '../format/checkpoint.ts';
+import { CheckpointError } from '../format/errors.ts';
 import { Model } from './classifier.ts';
 import { ZeroShotModel, type ZeroShotLimits } from './zero-shot.ts';
 import type { EngineOptions } from '../engine/session.ts';

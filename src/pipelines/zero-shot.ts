@@ -12,7 +12,7 @@ import { zeroShotMean } from '../heads/zero-shot-mean.ts';
 import { ZeroShotMcHead } from '../heads/zero-shot-mc.ts';
 import { EmbeddingCache } from '../text/embedding-cache.ts';
 import { LabelEmbedder } from '../text/label-embedder.ts';
-import type { PromptTokenizer } from '../text/prompts.ts';
+import type { PromptTokenizer } from '../format/tokenizer.ts';
 import { ConfigSchema } from '../config.ts';
 
 export interface ZeroShotLimits extends ModelLimits {

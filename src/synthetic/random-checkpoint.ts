@@ -19,7 +19,7 @@ import {
   type ZeroShotSpec,
 } from '../format/manifest.ts';
 import { buildTextTower } from '../training/common/text-tower.ts';
-import { wordLevelTokenizerJson } from '../text/prompts.ts';
+import { wordLevelTokenizerJson } from '../format/tokenizer.ts';
 
 export const GENERATOR_ID = 'hetxl-serve/src/synthetic/random-checkpoint.ts';
 

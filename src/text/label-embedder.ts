@@ -10,10 +10,11 @@
 // runs (and between slices of tokenising), and the request's AbortSignal is checked there.
 
 import { int64Tensor, type Session } from '../engine/session.ts';
-import { normaliseInPlace } from '../heads/zero-shot-mean.ts';
+import { normaliseInPlace } from './unit-norm.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
 import { TEXT_INPUT, TEXT_OUTPUT } from '../format/manifest.ts';
-import { fillTemplates, type PromptTokenizer } from './prompts.ts';
+import { fillTemplates } from './prompts.ts';
+import { type PromptTokenizer } from '../format/tokenizer.ts';
 
 /** One text-tower run: prompts [start, start + count) of the length-sorted list, padded to `length`. */
 export interface TextBatch {

@@ -1,5 +1,5 @@
 // Uncertainty statistics of docs/method.md, from a head's outputs. Entropies in nats.
-import type { McResult } from '../heads/types.ts';
+import type { McResult } from '../mc/types.ts';
 
 export interface ClassValue {
   index: number;

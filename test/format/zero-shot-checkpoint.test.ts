@@ -6,7 +6,8 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { generateCheckpoint, type GenerateOptions } from '../../src/synthetic/random-checkpoint.ts';
-import { CheckpointError, loadCheckpoint } from '../../src/format/checkpoint.ts';
+import { loadCheckpoint } from '../../src/format/checkpoint.ts';
+import { CheckpointError } from '../../src/format/errors.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'hetxl-zs-ckpt-'));
 after(() => rm(root, { recursive: true, force: true }));

@@ -2,10 +2,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHeadRunner, type OrtHeadRunner, type HeadRunnerOptions } from '../../src/heads/runner.ts';
+import { sampleLogits } from '../helpers/sample-logits.ts';
 import { planChunks, maxSamplesPerChunk } from '../../src/mc/chunking.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
-import type { HeadWeights, McResult } from '../../src/heads/types.ts';
+import type { McResult } from '../../src/mc/types.ts';
+import type { HeadWeights } from '../../src/format/head-params.ts';
 import type { EngineOptions } from '../../src/engine/session.ts';
 import {
   gaussianSource,
@@ -147,8 +149,7 @@ test('(c) sampled logits have the mean and covariance the method implies (W^T Si
   for (const kind of NOISY) {
     const spec = specOf(kind, 0.5); // sampleLogits is untempered: tau must not show up
     const weights = randomHeadWeights(spec, 303);
-    const runner = await runnerFor(spec, weights);
-    const logits = await runner.sampleLogits(phi.subarray(0, D), 1, { samples: S, seed: 11 });
+    const logits = await sampleLogits(spec, weights, phi.subarray(0, D), 1, { samples: S, seed: 11 });
     assert.equal(logits.length, S * K);
 
     // The first samples are exactly the reference's logits for the same noise.
@@ -241,7 +242,7 @@ test('DET: MC is the mean prediction repeated, with zero spread', async () => {
   assertClose([mc.expectedEntropy], [-p.reduce((h, x) => h + x * Math.log(x), 0)], 1e-6, 'entropy');
   const best = p.indexOf(Math.max(...p));
   assert.deepEqual(Array.from(mc.sampleArgmax), new Array(7).fill(best));
-  const logits = await runner.sampleLogits(phi.subarray(0, D), 1, { samples: 3, seed: 1 });
+  const logits = await sampleLogits(spec, weights, phi.subarray(0, D), 1, { samples: 3, seed: 1 });
   assertClose(logits.subarray(2 * K), referenceLogits(spec, weights, phiOf(0), [], []), 1e-5, 'DET logits');
 });
 
@@ -352,11 +353,10 @@ test('bad weights and bad calls are rejected with clear errors', async () => {
   misshapen.set('scale_layer_homoscedastic/kernel', { dims: [R + 1, D], data: new Float32Array((R + 1) * D) });
   await assert.rejects(createHeadRunner(spec, misshapen, engine), /has shape \[4, 6\], expected \[3, 6\]/);
 
-  const runner = await runnerFor(spec, weights, { keepWeightsForDiagnostics: false });
+  const runner = await runnerFor(spec, weights);
   await assert.rejects(runner.mean(phi, 3), RangeError);
   await assert.rejects(runner.mc(phi, BATCH, { samples: 0, seed: 1 }), RangeError);
   await assert.rejects(runner.mc(phi, BATCH, { samples: 10, seed: 0.5 }), RangeError);
-  await assert.rejects(runner.sampleLogits(phi, BATCH, { samples: 2, seed: 1 }), /keepWeightsForDiagnostics/);
 
   // A checkpoint without a classifier bias (zero-shot style) reads it as zeros.
   const noBias = new Map(weights);

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import { zeroShotMean, type ImageNormalisation } from '../../src/heads/zero-shot-mean.ts';
 import { ZeroShotMcHead } from '../../src/heads/zero-shot-mc.ts';
-import type { HeadWeights } from '../../src/heads/types.ts';
+import type { HeadWeights } from '../../src/format/head-params.ts';
 import { EmbeddingCache } from '../../src/text/embedding-cache.ts';
 import { mulberry32 } from '../reference/heads.ts';
 

@@ -19,7 +19,6 @@ const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D, K, R,
 const runner = await createHeadRunner(spec, randomHeadWeights(spec, 1), { provider: 'cpu', threads: 0 }, {
   memoryBudgetBytes: budgetMB * 1024 * 1024,
   noiseCacheBytes: 0,
-  keepWeightsForDiagnostics: false,
 });
 const phi = Float32Array.from({ length: batch * D }, (_, i) => Math.sin(i));
 await runner.mc(phi, batch, { samples: 1, seed: 0 }); // ORT's one-off initialisation is not the head's working memory

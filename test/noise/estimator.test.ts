@@ -6,7 +6,7 @@ import { createHeadRunner, type HeadRunnerOptions, type OrtHeadRunner } from '..
 import { fillEstimatorRows } from '../../src/noise/estimator.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
-import type { HeadWeights } from '../../src/heads/types.ts';
+import type { HeadWeights } from '../../src/format/head-params.ts';
 import { randomHeadWeights, referenceMc, referenceMcIndependent, type Matrix } from '../reference/heads.ts';
 
 const D = 6;

@@ -3,7 +3,7 @@
 // Also: a seeded reference RNG (mulberry32 + Box-Muller, unrelated to src/noise) and random
 // test weights.
 import type { HeadSpec } from '../../src/format/manifest.ts';
-import type { HeadWeights } from '../../src/heads/types.ts';
+import type { HeadWeights } from '../../src/format/head-params.ts';
 
 export type Vector = number[];
 export type Matrix = number[][]; // rows

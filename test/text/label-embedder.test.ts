@@ -5,7 +5,7 @@ import { LabelEmbedder, planTextBatches } from '../../src/text/label-embedder.ts
 import { TEXT_INPUT } from '../../src/training/common/text-tower.ts';
 import { EmbeddingCache } from '../../src/text/embedding-cache.ts';
 import { buildTextTower } from '../../src/training/common/text-tower.ts';
-import { PromptTokenizer, wordLevelTokenizerJson } from '../../src/text/prompts.ts';
+import { PromptTokenizer, wordLevelTokenizerJson } from '../../src/format/tokenizer.ts';
 import { mulberry32 } from '../reference/heads.ts';
 
 const words = ['a', 'photo', 'of', 'red', 'circle', 'blue', 'square'];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPrompts, fillTemplates, PromptError, PromptTokenizer, wordLevelTokenizerJson } from '../../src/text/prompts.ts';
+import { checkPrompts, fillTemplates, PromptError } from '../../src/text/prompts.ts';
+import { PromptTokenizer, wordLevelTokenizerJson } from '../../src/format/tokenizer.ts';
 
 const tokenizer = new PromptTokenizer(wordLevelTokenizerJson(['a', 'photo', 'of', 'red', 'circle', 'blue', 'square']));
 const limits = { maxLabels: 3, maxLabelLength: 20, maxTemplates: 2, maxPromptTokens: 1000 };

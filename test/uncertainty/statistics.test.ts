@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { entropy, mcStatistics, meanStatistics, topK } from '../../src/uncertainty/statistics.ts';
-import type { McResult } from '../../src/heads/types.ts';
+import type { McResult } from '../../src/mc/types.ts';
 
 const close = (actual: number, expected: number, tolerance = 1e-12, what = '') =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what} ${actual} vs ${expected}`);

@@ -4,7 +4,7 @@
 import type { Progress } from '../common/progress.ts';
 import { permutation, stepSeed, uniformStream } from '../common/random.ts';
 import { tf } from '../common/tf.ts';
-import { PromptTokenizer, wordLevelTokenizerJson } from '../../text/prompts.ts';
+import { PromptTokenizer, wordLevelTokenizerJson } from '../../format/tokenizer.ts';
 import { bagOfWords, DualEncoder, type DualEncoderConfig } from './model.ts';
 import { captionVocabulary, CHANNELS, generateShapes, IMAGE_SIZE, type ShapesDataset, type Split } from './shapes.ts';
 

@@ -11,7 +11,7 @@ import { createSession, defaultEngineOptions } from '../../../src/engine/session
 import { loadCheckpoint } from '../../../src/format/checkpoint.ts';
 import { readSafetensors } from '../../../src/format/safetensors.ts';
 import { tfWasm } from '../../../src/training/common/tf.ts';
-import { PromptTokenizer } from '../../../src/text/prompts.ts';
+import { PromptTokenizer } from '../../../src/format/tokenizer.ts';
 import { DEFAULT_TEMPLATES } from '../../../src/training/zero-shot/evaluate.ts';
 import { exportZeroShot } from '../../../src/training/zero-shot/export.ts';
 import { DualEncoder, HEAD_PARAMS, type DualEncoderConfig } from '../../../src/training/zero-shot/model.ts';
