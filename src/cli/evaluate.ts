@@ -4,7 +4,7 @@
 // --out (default: the checkpoint folder). Prints the summary as one JSON line.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { evaluateCheckpoint, summary, writeEvaluation } from '../evaluate/evaluate.ts';
+import { evaluateCheckpoint, reportSummary, writeEvaluation } from '../evaluate/evaluate.ts';
 import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from '../training/fashion-mnist/data.ts';
 
 const { values, positionals } = parseArgs({
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const report = await evaluateCheckpoint(dir, test, `Fashion-MNIST test set (${test.count} images, clean labels) from ${values.data}`, { samples, seed });
   const written = await writeEvaluation(report, values.out ?? dir);
   console.error(`wrote ${written.join(', ')}`);
-  console.log(JSON.stringify({ name: report.name, ...summary(report) }));
+  console.log(JSON.stringify({ name: report.name, ...reportSummary(report) }));
 }
 
 main().catch((error: unknown) => {

@@ -44,7 +44,7 @@ evaluation.json. Deterministic for a seed.
   --eval-count N        scenes per evaluation split (default 1000, seed 99)
   --eval-samples S      MC samples in the evaluation (default 100)   --eval-seed N (default 0)
   --no-validate         do not check the folder with the server's loader (implies --no-served)
-  --no-served           skip the second evaluation through the served path (ZeroShotModel)
+  --no-served           skip the second evaluation through the served path (ZeroShotPipeline)
   --help                this text`;
 
 const { values } = parseArgs({
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
         seen: await evaluateServed(model, seenData, evaluation.samples, evaluation.seed),
         heldOut: await evaluateServed(model, heldOutData, evaluation.samples, evaluation.seed),
         seconds: (Date.now() - t0) / 1000,
-        path: 'served: loadCheckpoint + ZeroShotModel.predictPixels (ONNX Runtime CPU), the server noise streams with the same seed',
+        path: 'served: loadCheckpoint + ZeroShotPipeline.predictPixels (ONNX Runtime CPU), the server noise streams with the same seed',
       };
     } finally {
       await model.dispose();

@@ -3,8 +3,8 @@
 // exports a checkpoint v1 folder to <out>/<name>, evaluates it on the test set through the
 // served path and writes the metrics into its manifest. `--help` lists the options.
 import { parseArgs } from 'node:util';
-import { FASHION_MNIST_LABELS } from '../synthetic/default-model.ts';
-import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, describeDataFiles, FASHION_MNIST_INPUT, loadFashionMnist } from '../training/fashion-mnist/data.ts';
+import { FASHION_MNIST_INPUT, FASHION_MNIST_LABELS } from '../synthetic/default-model.ts';
+import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, describeDataFiles, loadFashionMnist } from '../training/fashion-mnist/data.ts';
 import { FASHION_MNIST_NOISE_GROUPS, parseNoiseGroups } from '../training/fashion-mnist/label-noise.ts';
 import type { TemperatureConfig } from '../training/fashion-mnist/network.ts';
 import { runTraining } from '../training/fashion-mnist/run.ts';

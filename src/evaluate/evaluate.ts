@@ -1,13 +1,28 @@
-// Evaluates a checkpoint folder through the served path (loadCheckpoint -> Model ->
+// Evaluates a checkpoint folder through the served path (loadCheckpoint -> ClassifierPipeline ->
 // predictPixels on ONNX Runtime), in mean mode and, for noisy heads, with the MC predictive.
 // So the numbers describe exactly what `npm start` serves, not the training-time graph.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { loadCheckpoint } from '../format/checkpoint.ts';
-import { Model, type PredictMode } from '../pipelines/classifier.ts';
-import { normalisePixels, type ImageSet } from '../training/fashion-mnist/data.ts';
-import { classificationMetrics, type Metrics } from './metrics.ts';
+import { ClassifierPipeline } from '../pipelines/classifier.ts';
+import type { PredictMode } from '../pipelines/served-model.ts';
+import { loadConfig, modelLimitsOf } from '../config.ts';
+import { normalisePixels } from '../image/normalise.ts';
+import { classificationMetrics, metricSummary, type Metrics, type MetricSummary } from './metrics.ts';
 import { reliabilityPng } from './reliability.ts';
+
+/**
+ * Labelled grayscale images (what the Fashion-MNIST reader returns and the trainer takes).
+ * Declared here, by the evaluator, so that src/evaluate/ imports nothing of src/training/.
+ */
+export interface ImageSet {
+  /** Raw 8-bit pixels, [count, rows * cols] row-major. */
+  pixels: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+}
 
 export interface EvaluateOptions {
   /** MC samples S per image. */
@@ -35,10 +50,14 @@ export interface EvaluationReport {
   modes: ModeReport[];
 }
 
-/** Metrics without the per-bin table: what a manifest's provenance keeps. */
-export function summary(report: EvaluationReport): Record<string, { accuracy: number; nll: number; ece: number; brier: number; samples?: number }> {
+/** Each mode's metrics without the per-bin table (metricSummary), by mode: what a manifest's provenance keeps. */
+export function reportSummary(report: EvaluationReport): Record<string, Omit<MetricSummary, 'count'> & { samples?: number }> {
   return Object.fromEntries(
-    report.modes.map((m) => [m.mode, { accuracy: m.accuracy, nll: m.nll, ece: m.ece, brier: m.brier, ...(m.samples ? { samples: m.samples } : {}) }]),
+    report.modes.map((m) => {
+      // The report states the data's count once (report.data), so the modes leave it out.
+      const { count: _count, ...figures } = metricSummary(m);
+      return [m.mode, { ...figures, ...(m.samples ? { samples: m.samples } : {}) }];
+    }),
   );
 }
 
@@ -50,17 +69,17 @@ export async function evaluateCheckpoint(dir: string, data: ImageSet, descriptio
   if (channels !== 1 || height !== data.rows || width !== data.cols) {
     throw new Error(`${dir}: expects ${channels} x ${height} x ${width} input, the data has 1 x ${data.rows} x ${data.cols}`);
   }
-  const model = await Model.load(
+  const model = await ClassifierPipeline.load(
     checkpoint,
     { provider: 'cpu', threads: options.threads ?? 0 },
-    { maxImagePixels: pixelsPerImage, headMemoryBudgetBytes: 256 * 1024 * 1024 },
+    modelLimitsOf(loadConfig({}, { maxImagePixels: pixelsPerImage, headMemoryBudgetMB: 256 })),
   );
   const inputs = normalisePixels(data.pixels, manifest.input);
   const K = manifest.head.K;
   const batchSize = options.batchSize ?? 500;
   const modes: ModeReport[] = [];
   try {
-    for (const mode of model.supportsMc ? (['mean', 'mc'] as const) : (['mean'] as const)) {
+    for (const mode of model.metadata.supportsMc ? (['mean', 'mc'] as const) : (['mean'] as const)) {
       const started = Date.now();
       const probs = new Float32Array(data.count * K);
       for (let start = 0; start < data.count; start += batchSize) {

@@ -1,9 +1,9 @@
 // Classification metrics on predicted distributions, accumulated in float64: accuracy, NLL,
 // expected calibration error (equal-width confidence bins) and the multi-class Brier score.
 
-export const ECE_BINS = 15;
+const ECE_BINS = 15;
 /** Probabilities are clamped here before the log, so one zero does not make the NLL infinite. */
-export const NLL_FLOOR = 1e-12;
+const NLL_FLOOR = 1e-12;
 
 export interface CalibrationBin {
   /** Confidence interval (lower, upper]; the first bin also holds confidence 0. */
@@ -26,6 +26,13 @@ export interface Metrics {
   /** Mean over examples of sum_k (p_k - [k = y])^2 (0 is perfect, 2 the worst). */
   brier: number;
   bins: CalibrationBin[];
+}
+
+/** Metrics without the per-bin table: what evaluation summaries and manifests keep. */
+export type MetricSummary = Omit<Metrics, 'bins'>;
+
+export function metricSummary(m: Metrics): MetricSummary {
+  return { count: m.count, accuracy: m.accuracy, nll: m.nll, ece: m.ece, brier: m.brier };
 }
 
 /** probs: [count, K] row-major; labels: count class indices. */

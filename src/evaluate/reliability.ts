@@ -13,7 +13,7 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function reliabilitySvg(metrics: Metrics, title: string): string {
+function reliabilitySvg(metrics: Metrics, title: string): string {
   const width = MARGIN.left + SIZE + MARGIN.right;
   const height = MARGIN.top + SIZE + 20 + HIST + MARGIN.bottom;
   const x = (v: number) => MARGIN.left + v * SIZE;

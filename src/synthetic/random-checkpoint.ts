@@ -18,10 +18,11 @@ import {
   type InputSpec,
   type ZeroShotSpec,
 } from '../format/manifest.ts';
+import { temperatureTau, type TemperatureParameter } from '../format/temperature.ts';
 import { buildTextTower } from '../training/common/text-tower.ts';
 import { wordLevelTokenizerJson } from '../format/tokenizer.ts';
 
-export const GENERATOR_ID = 'hetxl-serve/src/synthetic/random-checkpoint.ts';
+const GENERATOR_ID = 'hetxl-serve/src/synthetic/random-checkpoint.ts';
 
 export interface GenerateOptions {
   /** Parent folder; the checkpoint is written to `<modelsDir>/<name>` (created if needed). */
@@ -39,7 +40,7 @@ export interface GenerateOptions {
     R?: number;
     /** default 1. */
     tau?: number;
-    temperature?: { t: number; min: number; max: number };
+    temperature?: TemperatureParameter;
     /** default 1e-3. */
     minScale?: number;
   };
@@ -143,18 +144,13 @@ export function buildRandomBackbone(input: Pick<InputSpec, 'channels' | 'height'
   return g.toBytes('untrained random backbone: tanh(flatten(image) @ W + b), written by ' + GENERATOR_ID);
 }
 
-export function syntheticLabels(K: number): string[] {
+function syntheticLabels(K: number): string[] {
   const width = Math.max(4, String(K - 1).length);
   return Array.from({ length: K }, (_, k) => `class_${String(k).padStart(width, '0')}`);
 }
 
-/** tau = min + (max - min) * sigmoid(t), the learned-temperature parameterisation. */
-export function temperatureTau(t: { t: number; min: number; max: number }): number {
-  return t.min + (t.max - t.min) / (1 + Math.exp(-t.t));
-}
-
 /** The manifest the options describe, with every default written out. */
-export function buildManifest(options: GenerateOptions): Manifest {
+function buildManifest(options: GenerateOptions): Manifest {
   const seed = options.seed ?? 0;
   const h = options.head;
   const noisy = h.type !== 'det';

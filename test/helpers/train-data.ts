@@ -1,6 +1,6 @@
 // Generated image sets for the training tests: tiny 6 x 6 grayscale images whose class is
 // carried by which quadrant is bright, plus noise, so a few training steps learn something.
-import type { ImageSet } from '../../src/training/fashion-mnist/data.ts';
+import type { ImageSet } from '../../src/evaluate/evaluate.ts';
 import type { InputSpec } from '../../src/format/manifest.ts';
 import { mulberry32 } from '../reference/heads.ts';
 

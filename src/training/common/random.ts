@@ -65,6 +65,12 @@ export function permutation(n: number, next: () => number): Uint32Array {
   return order;
 }
 
+/** The tf.randomNormal seeds of one MC draw: the R factor normals eps_R and the per-dimension normals eps_D. */
+export interface NoiseSeeds {
+  factor: number;
+  diagonal: number;
+}
+
 /** A 31-bit seed for tf.randomNormal, distinct per (run seed, step, purpose). */
 export function stepSeed(seed: number, step: number, key: string): number {
   const next = uniformStream(seed ^ Math.imul(step + 1, 0x85ebca6b), key);

@@ -1,5 +1,5 @@
 // tfjs on its WebAssembly backend: runs offline in Node without native builds. It cannot
-// back-propagate through convolution filters, hence the MLP backbone in network.ts.
+// back-propagate through convolution filters, hence the MLP backbones of the trainers.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
@@ -13,19 +13,6 @@ export function tfWasm(): Promise<typeof tf> {
     return tf;
   })();
   return ready;
-}
-
-/** A parameter's value copied to the host, as the exporters write it. */
-export interface ParamValue {
-  dims: number[];
-  data: Float32Array;
-}
-
-/** Host copies of named variables (what a trainer exports). */
-export function snapshotVariables(params: ReadonlyMap<string, tf.Variable>): Map<string, ParamValue> {
-  const out = new Map<string, ParamValue>();
-  for (const [name, v] of params) out.set(name, { dims: v.shape, data: v.dataSync() as Float32Array });
-  return out;
 }
 
 export { tf };

@@ -6,9 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { InputSpec } from '../../format/manifest.ts';
-
-export { FASHION_MNIST_INPUT } from '../../synthetic/default-model.ts';
+import type { ImageSet } from '../../evaluate/evaluate.ts';
 
 export const DEFAULT_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
@@ -18,15 +16,6 @@ export const FASHION_MNIST_FILES = {
 } as const;
 
 export type Split = keyof typeof FASHION_MNIST_FILES;
-
-export interface ImageSet {
-  /** Raw 8-bit pixels, [count, rows * cols] row-major. */
-  pixels: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  rows: number;
-  cols: number;
-}
 
 export interface DataFileInfo {
   /** The file name only: provenance names no folder of the build host (provenance.ts). */
@@ -88,18 +77,5 @@ export async function describeDataFiles(dir: string, splits: Split[]): Promise<D
       out.push({ file: basename(file), bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
     }
   }
-  return out;
-}
-
-/**
- * 8-bit pixels -> the backbone's input, (v * scale - mean) / std rounded once to float32: the
- * same table the server's preprocessing (src/image/preprocess.ts) applies, so training and
- * serving see identical numbers for identical pixels.
- */
-export function normalisePixels(pixels: Uint8Array, spec: Pick<InputSpec, 'scale' | 'mean' | 'std'>): Float32Array {
-  const table = new Float32Array(256);
-  for (let v = 0; v < 256; v++) table[v] = (v * spec.scale - spec.mean[0]) / spec.std[0];
-  const out = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) out[i] = table[pixels[i]];
   return out;
 }

@@ -3,13 +3,16 @@
 //   noise = (eps_R J + b_J) * v(x) + d(x) * eps_D,  v = phi W_v + b_v,  d = softplus(phi W_d + b_d) + minScale
 //   HET-XL: u_s = W^T (phi + noise_s) + b   (noise width D)
 //   HET:    u_s = W^T phi + b + noise_s     (noise width K)
-//   p_s = softmax(u_s / tau),  tau fixed or tau = min + (max - min) sigmoid(t) learned.
+//   p_s = softmax(u_s / tau),  tau fixed or tau = min + (max - min) sigmoid(t) learned
+//   (src/format/temperature.ts).
 // Head tensors carry edward2's names (src/format/head-params.ts), so export is a copy.
-import { normalStream } from '../common/random.ts';
 import { headParamShapes } from '../../format/head-params.ts';
 import type { HeadSpec, HeadType } from '../../format/manifest.ts';
-import { snapshotVariables, tf, type ParamValue } from '../common/tf.ts';
+import { createVariables, glorotNormalOrZeros, snapshotVariables, TEMPERATURE_PARAM, variableOf, type ParamValue } from '../common/parameters.ts';
+import type { NoiseSeeds } from '../common/random.ts';
+import { tf } from '../common/tf.ts';
 
+/** A learned temperature's `init` is its initial t (0: tau midway between min and max); the zero-shot trainer's is a tau. */
 export type TemperatureConfig = { kind: 'fixed'; tau: number } | { kind: 'learned'; min: number; max: number; init: number };
 
 export interface NetworkConfig {
@@ -30,37 +33,23 @@ export const BACKBONE_PARAMS = {
   outKernel: 'backbone/prelogits/kernel',
   outBias: 'backbone/prelogits/bias',
 } as const;
-export const TEMPERATURE_PARAM = 'temperature/pre_sigmoid';
-
-export type { ParamValue };
-
-/** Glorot-normal kernels (Keras' default family) and zero biases, seeded per tensor name. */
-function initialValue(name: string, dims: number[], seed: number): Float32Array {
-  const size = dims.reduce((a, b) => a * b, 1);
-  if (dims.length !== 2) return new Float32Array(size);
-  const std = Math.sqrt(2 / (dims[0] + dims[1]));
-  const next = normalStream(seed, name);
-  return Float32Array.from({ length: size }, () => std * next());
-}
 
 export class Network {
-  readonly params = new Map<string, tf.Variable>();
+  readonly params: Map<string, tf.Variable>;
 
   constructor(
     readonly config: NetworkConfig,
     seed: number,
   ) {
     const { inputSize, hidden, D } = config;
-    const shapes: { name: string; dims: number[] }[] = [
+    const shapes = [
       { name: BACKBONE_PARAMS.hiddenKernel, dims: [inputSize, hidden] },
       { name: BACKBONE_PARAMS.hiddenBias, dims: [hidden] },
       { name: BACKBONE_PARAMS.outKernel, dims: [hidden, D] },
       { name: BACKBONE_PARAMS.outBias, dims: [D] },
       ...headParamShapes(this.headSpec(1)),
     ];
-    // tfjs names variables engine-wide and refuses duplicates, so its names are left automatic
-    // and this map holds ours (several networks may live in one process, as in the tests).
-    for (const { name, dims } of shapes) this.params.set(name, tf.variable(tf.tensor(initialValue(name, dims, seed), dims)));
+    this.params = createVariables(shapes, (name, dims) => glorotNormalOrZeros(name, dims, seed));
     if (config.temperature.kind === 'learned') this.params.set(TEMPERATURE_PARAM, tf.variable(tf.scalar(config.temperature.init)));
   }
 
@@ -81,9 +70,7 @@ export class Network {
   }
 
   private p(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`network has no parameter ${name}`);
-    return v;
+    return variableOf(this.params, name, 'network');
   }
 
   /** phi = tanh(relu(x W1 + b1) W2 + b2), x [B, inputSize] -> [B, D]. */
@@ -92,6 +79,7 @@ export class Network {
     return tf.tanh(tf.add(tf.matMul(h as tf.Tensor2D, this.p(BACKBONE_PARAMS.outKernel)), this.p(BACKBONE_PARAMS.outBias))) as tf.Tensor2D;
   }
 
+  /** tau as a tfjs scalar, so that gradients reach t: the formula of src/format/temperature.ts in tfjs ops. */
   tau(): tf.Scalar {
     const t = this.config.temperature;
     if (t.kind === 'fixed') return tf.scalar(t.tau);
@@ -103,7 +91,7 @@ export class Network {
   }
 
   /** Untempered sampled logits u_s [B, S, K]; noise from tf.randomNormal with the given seeds. */
-  sampledLogits(phi: tf.Tensor2D, samples: number, seeds: { factor: number; diagonal: number }): tf.Tensor3D {
+  sampledLogits(phi: tf.Tensor2D, samples: number, seeds: NoiseSeeds): tf.Tensor3D {
     const { head, D, K, R } = this.config;
     if (head === 'det') throw new Error('DET has no noise to sample');
     const B = phi.shape[0];
@@ -127,7 +115,7 @@ export class Network {
    * computed as logsumexp_s log p_s(y) - log S so that small probabilities do not underflow.
    * DET uses its single deterministic softmax. yOneHot is [B, K].
    */
-  loss(x: tf.Tensor2D, yOneHot: tf.Tensor2D, samples: number, seeds: { factor: number; diagonal: number }): tf.Scalar {
+  loss(x: tf.Tensor2D, yOneHot: tf.Tensor2D, samples: number, seeds: NoiseSeeds): tf.Scalar {
     const phi = this.prelogits(x);
     const logits = this.config.head === 'det' ? tf.expandDims(this.locLogits(phi), 1) : this.sampledLogits(phi, samples, seeds);
     const S = logits.shape[1] as number;
@@ -143,7 +131,7 @@ export class Network {
   }
 
   /** The MC predictive (1/S) sum_s softmax(u_s / tau), [B, K]. */
-  mcProbs(x: tf.Tensor2D, samples: number, seeds: { factor: number; diagonal: number }): tf.Tensor2D {
+  mcProbs(x: tf.Tensor2D, samples: number, seeds: NoiseSeeds): tf.Tensor2D {
     const logits = this.sampledLogits(this.prelogits(x), samples, seeds);
     return tf.mean(tf.softmax(tf.div(logits, this.tau())), 1) as tf.Tensor2D;
   }

@@ -4,13 +4,14 @@
 import { tf } from '../common/tf.ts';
 import { applyLabelNoise, type LabelNoiseSpec } from './label-noise.ts';
 import { Network, type NetworkConfig } from './network.ts';
-import { exportCheckpoint, writeManifest } from './export.ts';
-import { normalisePixels, type ImageSet } from './data.ts';
+import { exportCheckpoint } from './export.ts';
+import { writeManifest } from '../common/export.ts';
 import { createProgress } from '../common/progress.ts';
 import { portableProvenance } from '../common/provenance.ts';
 import { trainNetwork, type TrainOptions, type TrainSummary } from './trainer.ts';
-import { evaluateCheckpoint, summary, writeEvaluation, type EvaluateOptions, type EvaluationReport } from '../../evaluate/evaluate.ts';
+import { evaluateCheckpoint, reportSummary, writeEvaluation, type EvaluateOptions, type EvaluationReport, type ImageSet } from '../../evaluate/evaluate.ts';
 import type { InputSpec, Manifest } from '../../format/manifest.ts';
+import { normalisePixels } from '../../image/normalise.ts';
 
 export interface RunOptions {
   network: Omit<NetworkConfig, 'inputSize' | 'K'>;
@@ -76,7 +77,7 @@ export async function runTraining(train: ImageSet, options: RunOptions): Promise
   if (options.evaluation) {
     report = await evaluateCheckpoint(exported.dir, options.evaluation.data, options.evaluation.description, options.evaluation);
     await writeEvaluation(report, exported.dir);
-    exported.manifest.provenance = portableProvenance({ ...provenance, evaluation: { data: report.data, ...summary(report) } });
+    exported.manifest.provenance = portableProvenance({ ...provenance, evaluation: { data: report.data, ...reportSummary(report) } });
     await writeManifest(exported.dir, exported.manifest);
   }
   return { dir: exported.dir, manifest: exported.manifest, network, summary: summary_, report };

@@ -2,7 +2,7 @@
 // CLIP does: t_k = normalise(mean_j normalise(g(template_j(label_k))))), mean mode (noise off)
 // and the MC predictive, accuracy / NLL / ECE (15 bins) / Brier via src/evaluate/metrics.ts,
 // on seen and held-out colour–shape pairs separately.
-import { classificationMetrics, type Metrics } from '../../evaluate/metrics.ts';
+import { classificationMetrics, metricSummary, type MetricSummary } from '../../evaluate/metrics.ts';
 import { stepSeed } from '../common/random.ts';
 import { tf } from '../common/tf.ts';
 import { fillTemplates } from '../../text/prompts.ts';
@@ -77,7 +77,7 @@ export function zeroShotProbs(model: DualEncoder, z: tf.Tensor2D, texts: tf.Tens
 }
 
 /** Mean over images of sqrt(mean_s |z_s - z|^2) / |z| with 25 noise draws. */
-export function noiseToSignal(model: DualEncoder, z: tf.Tensor2D, seed: number): number {
+function noiseToSignal(model: DualEncoder, z: tf.Tensor2D, seed: number): number {
   return tf.tidy(() => {
     const S = 25;
     const seeds = { factor: stepSeed(seed, 0, 'zero-shot/eval/ratio/eps_R'), diagonal: stepSeed(seed, 0, 'zero-shot/eval/ratio/eps_D') };
@@ -86,8 +86,6 @@ export function noiseToSignal(model: DualEncoder, z: tf.Tensor2D, seed: number):
     return tf.mean(tf.div(rms, tf.norm(z, 'euclidean', 1))).dataSync()[0];
   });
 }
-
-export type MetricSummary = Omit<Metrics, 'bins'>;
 
 export interface SplitEvaluation {
   count: number;
@@ -106,11 +104,6 @@ export interface EvaluationOptions {
   seed: number;
 }
 
-function summary(m: Metrics): MetricSummary {
-  const { bins: _bins, ...rest } = m;
-  return rest;
-}
-
 export function evaluateSplit(model: DualEncoder, data: ShapesDataset, options: EvaluationOptions): SplitEvaluation {
   const labels = allLabels();
   const truth = data.scenes.map(labelIndex);
@@ -121,11 +114,11 @@ export function evaluateSplit(model: DualEncoder, data: ShapesDataset, options: 
   try {
     const result: SplitEvaluation = {
       count: truth.length,
-      mean: summary(classificationMetrics(zeroShotProbs(model, z, texts, 0, 0), K, truth)),
-      meanSingleTemplate: summary(classificationMetrics(zeroShotProbs(model, z, single, 0, 0), K, truth)),
+      mean: metricSummary(classificationMetrics(zeroShotProbs(model, z, texts, 0, 0), K, truth)),
+      meanSingleTemplate: metricSummary(classificationMetrics(zeroShotProbs(model, z, single, 0, 0), K, truth)),
     };
     if (model.config.head !== 'det') {
-      result.mc = summary(classificationMetrics(zeroShotProbs(model, z, texts, options.samples, options.seed), K, truth));
+      result.mc = metricSummary(classificationMetrics(zeroShotProbs(model, z, texts, options.samples, options.seed), K, truth));
       result.noiseToSignal = noiseToSignal(model, z, options.seed);
     }
     return result;

@@ -1,23 +1,21 @@
 // Sample images for the zero-shot docs: the first red circle (a seen pair) and the first blue
-// circle (a held-out pair) of generateShapes(200, 7, 'all'), written as 32x32 8-bit PNGs.
-// Usage: npx tsx src/training/zero-shot/examples.ts [OUT_DIR]   (default docs/examples)
-//        npx tsx src/training/zero-shot/examples.ts --predict MODEL_DIR [EXAMPLES_DIR]
-//        (the PNG files through the served path, ZeroShotModel.predict, over the 28 labels)
+// circle (a held-out pair) of generateShapes(200, 7, 'all'), written as 32x32 8-bit PNGs, and
+// their predictions through the served path (ZeroShotModel.predict) over the 28 labels.
+// src/cli/zero-shot-examples.ts runs them.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { loadServed } from './served.ts';
 import { allLabels, CHANNELS, generateShapes, IMAGE_SIZE, isHeldOut, type ShapeScene } from './shapes.ts';
 
-export const EXAMPLE_SOURCE = { count: 200, seed: 7, split: 'all' } as const;
-export const EXAMPLES = [
+const EXAMPLE_SOURCE = { count: 200, seed: 7, split: 'all' } as const;
+const EXAMPLES = [
   { file: 'red-circle.png', colour: 'red', shape: 'circle' },
   { file: 'blue-circle.png', colour: 'blue', shape: 'circle' },
 ] as const;
 
 /** The example scenes with their 8-bit RGB pixels. */
-export function exampleScenes(): { file: string; scene: ShapeScene; index: number; rgb: Uint8Array }[] {
+function exampleScenes(): { file: string; scene: ShapeScene; index: number; rgb: Uint8Array }[] {
   const data = generateShapes(EXAMPLE_SOURCE.count, EXAMPLE_SOURCE.seed, EXAMPLE_SOURCE.split);
   const P = IMAGE_SIZE * IMAGE_SIZE * CHANNELS;
   return EXAMPLES.map(({ file, colour, shape }) => {
@@ -43,8 +41,8 @@ export async function predictExamples(modelDir: string, dir: string): Promise<vo
     for (const { file, colour, shape } of EXAMPLES) {
       const png = await readFile(join(dir, file));
       const heldOut = isHeldOut(colour, shape) ? 'held-out pair' : 'seen pair';
-      for (const mode of model.supportsMc ? (['mean', 'mc'] as const) : (['mean'] as const)) {
-        const [p] = await model.predict([png], labels, model.defaultTemplates, { mode, samples: 1000, seed: 0 });
+      for (const mode of model.metadata.supportsMc ? (['mean', 'mc'] as const) : (['mean'] as const)) {
+        const [p] = await model.predict(model.prepare({ images: [png], labels }), { mode, samples: 1000, seed: 0 });
         const top = [...p.probs].map((v, k) => [v, k] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
         console.log(`${file} (${colour} ${shape}, ${heldOut}) ${mode}: ${top.map(([v, k]) => `${labels[k]} ${v.toFixed(3)}`).join(', ')}`);
       }
@@ -52,9 +50,4 @@ export async function predictExamples(modelDir: string, dir: string): Promise<vo
   } finally {
     await model.dispose();
   }
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv[2] === '--predict') await predictExamples(process.argv[3], process.argv[4] ?? 'docs/examples');
-  else await writeExamples(process.argv[2] ?? 'docs/examples');
 }

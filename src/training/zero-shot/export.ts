@@ -5,25 +5,23 @@
 //   tokenizer.json     WordLevel over the caption vocabulary
 //   head.safetensors   the six HET-XL noise tensors (edward2 names, no loc_layer); empty for det
 // The folder name is the manifest name. The server's loader validates the folder at the end.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { loadCheckpoint } from '../../format/checkpoint.ts';
-import { FORMAT_VERSION } from '../../format/manifest.ts';
-import { writeSafetensors } from '../../format/safetensors.ts';
-import { buildMlpOnnx } from '../fashion-mnist/export.ts';
+import { basename, resolve } from 'node:path';
+import { FORMAT_VERSION, type InputSpec, type Manifest } from '../../format/manifest.ts';
+import { temperatureTau } from '../../format/temperature.ts';
+import { buildMlpOnnx, writeCheckpointFolder } from '../common/export.ts';
+import { paramValue, TEMPERATURE_PARAM, type ParamValue } from '../common/parameters.ts';
 import { portableProvenance } from '../common/provenance.ts';
-import type { ParamValue } from '../fashion-mnist/network.ts';
 import { buildTextTower } from '../common/text-tower.ts';
-import { headTensorShapes, IMAGE_PARAMS, TEMPERATURE_PARAM, TEXT_PARAMS, type DualEncoder } from './model.ts';
+import { headTensorShapes, IMAGE_PARAMS, TEXT_PARAMS, type DualEncoder } from './model.ts';
 import { allLabels, CHANNELS, IMAGE_SIZE } from './shapes.ts';
 import { shapesTokenizerJson } from './trainer.ts';
 
-export const ZERO_SHOT_INPUT = {
+const ZERO_SHOT_INPUT: InputSpec = {
   height: IMAGE_SIZE,
   width: IMAGE_SIZE,
-  channels: CHANNELS as 3,
-  layout: 'NHWC' as const,
-  resize: 'stretch' as const,
+  channels: CHANNELS,
+  layout: 'NHWC',
+  resize: 'stretch',
   scale: 1 / 255,
   mean: [0, 0, 0],
   std: [1, 1, 1],
@@ -40,20 +38,13 @@ export interface ZeroShotExportOptions {
   validate?: boolean;
 }
 
-function param(values: Map<string, ParamValue>, name: string): ParamValue {
-  const v = values.get(name);
-  if (!v) throw new Error(`export: no parameter ${name}`);
-  return v;
-}
-
-/** The manifest object of a trained dual encoder (written as JSON; the schema is the lead's ZeroShot manifest). */
-export function zeroShotManifest(model: DualEncoder, values: Map<string, ParamValue>, name: string, options: ZeroShotExportOptions): Record<string, unknown> {
+/** The manifest of a trained dual encoder; tau from the exported t, so that the two agree exactly. */
+function zeroShotManifest(model: DualEncoder, values: Map<string, ParamValue>, name: string, options: ZeroShotExportOptions): Manifest {
   const { head: type, dim: D, factors: R, minScale, temperature } = model.config;
-  const t = param(values, TEMPERATURE_PARAM).data[0];
-  const tau = temperature.min + (temperature.max - temperature.min) / (1 + Math.exp(-t));
-  const temp = { t, min: temperature.min, max: temperature.max };
+  const temp = { t: paramValue(values, TEMPERATURE_PARAM).data[0], min: temperature.min, max: temperature.max };
+  const tau = temperatureTau(temp);
   const K = allLabels().length;
-  const head =
+  const head: Manifest['head'] =
     type === 'det'
       ? { type, D, K, tau, temperature: temp, minScale }
       : { type, covariance: 'param-efficient', D, K, R, tau, temperature: temp, minScale };
@@ -72,11 +63,11 @@ export function zeroShotManifest(model: DualEncoder, values: Map<string, ParamVa
 }
 
 /** backbone.onnx of the image tower: Flatten -> Gemm -> Relu -> Gemm. */
-export function imageTowerOnnx(values: Map<string, ParamValue>, D: number): Uint8Array {
+function imageTowerOnnx(values: Map<string, ParamValue>, D: number): Uint8Array {
   return buildMlpOnnx(
     [
-      { kernel: param(values, IMAGE_PARAMS.hiddenKernel), bias: param(values, IMAGE_PARAMS.hiddenBias), activation: 'Relu' },
-      { kernel: param(values, IMAGE_PARAMS.outKernel), bias: param(values, IMAGE_PARAMS.outBias) },
+      { kernel: paramValue(values, IMAGE_PARAMS.hiddenKernel), bias: paramValue(values, IMAGE_PARAMS.hiddenBias), activation: 'Relu' },
+      { kernel: paramValue(values, IMAGE_PARAMS.outKernel), bias: paramValue(values, IMAGE_PARAMS.outBias) },
     ],
     ZERO_SHOT_INPUT,
     D,
@@ -85,23 +76,23 @@ export function imageTowerOnnx(values: Map<string, ParamValue>, D: number): Uint
 }
 
 /** Writes the folder and (unless told not to) validates it with the server's loader. */
-export async function exportZeroShot(model: DualEncoder, options: ZeroShotExportOptions): Promise<{ dir: string; manifest: Record<string, unknown> }> {
+export async function exportZeroShot(model: DualEncoder, options: ZeroShotExportOptions): Promise<{ dir: string; manifest: Manifest }> {
   const dir = resolve(options.dir);
-  const name = basename(dir);
   const values = model.snapshot();
-  const manifest = zeroShotManifest(model, values, name, options);
-  await mkdir(dir, { recursive: true });
-  const head = headTensorShapes(model.config).map((p): [string, ParamValue] => [p.name, param(values, p.name)]);
-  await writeFile(join(dir, 'head.safetensors'), writeSafetensors(head));
-  await writeFile(join(dir, 'backbone.onnx'), imageTowerOnnx(values, model.config.dim));
-  const table = param(values, TEXT_PARAMS.table);
-  const projection = param(values, TEXT_PARAMS.projection);
-  await writeFile(
-    join(dir, 'text.onnx'),
-    buildTextTower({ tokenEmbeddings: table.data, projection: projection.data, vocabulary: table.dims[0], width: table.dims[1], dim: projection.dims[1] }),
+  const manifest = zeroShotManifest(model, values, basename(dir), options);
+  const table = paramValue(values, TEXT_PARAMS.table);
+  const projection = paramValue(values, TEXT_PARAMS.projection);
+  const textTower = buildTextTower({ tokenEmbeddings: table.data, projection: projection.data, vocabulary: table.dims[0], width: table.dims[1], dim: projection.dims[1] });
+  await writeCheckpointFolder(
+    dir,
+    {
+      manifest,
+      values,
+      headTensors: headTensorShapes(model.config),
+      backbone: imageTowerOnnx(values, model.config.dim),
+      files: { 'text.onnx': textTower, 'tokenizer.json': JSON.stringify(shapesTokenizerJson(), null, 2) + '\n' },
+    },
+    options.validate ?? true,
   );
-  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(shapesTokenizerJson(), null, 2) + '\n');
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  if (options.validate ?? true) await loadCheckpoint(dir);
   return { dir, manifest };
 }

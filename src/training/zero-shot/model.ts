@@ -7,10 +7,13 @@
 //                v = z W_het + b_het,  d = softplus(z W_diag + b_diag) + minScale,
 //                z_s = z + (eps_R,s J + b_J) ⊙ v + d ⊙ eps_D,s
 //   logits       <z_s / |z_s|, t_k> / tau,  t_k = g(c_k) / |g(c_k)|   (normalised after the noise)
-//   tau          min + (max - min) sigmoid(t), learned.
+//   tau          min + (max - min) sigmoid(t), learned (src/format/temperature.ts).
 // Head tensors carry edward2's names, so the export is a copy; DET has no head tensors.
-import { normalStream } from '../common/random.ts';
-import { snapshotVariables, tf, type ParamValue } from '../common/tf.ts';
+import type { ParamShape } from '../../format/head-params.ts';
+import { temperatureT } from '../../format/temperature.ts';
+import { createVariables, glorotNormalOrZeros, snapshotVariables, TEMPERATURE_PARAM, variableOf, type ParamValue } from '../common/parameters.ts';
+import type { NoiseSeeds } from '../common/random.ts';
+import { tf } from '../common/tf.ts';
 
 export type ZeroShotHead = 'het-xl' | 'det';
 
@@ -49,10 +52,9 @@ export const HEAD_PARAMS = {
   diagKernel: 'diag_layer/kernel',
   diagBias: 'diag_layer/bias',
 } as const;
-export const TEMPERATURE_PARAM = 'temperature/pre_sigmoid';
 
 /** The head tensors of the checkpoint (edward2 names, no loc_layer), in file order. */
-export function headTensorShapes(config: DualEncoderConfig): { name: string; dims: number[] }[] {
+export function headTensorShapes(config: DualEncoderConfig): ParamShape[] {
   if (config.head === 'det') return [];
   const E = config.dim;
   return [
@@ -65,32 +67,16 @@ export function headTensorShapes(config: DualEncoderConfig): { name: string; dim
   ];
 }
 
-/** t such that min + (max - min) sigmoid(t) = tau. */
-export function preSigmoid(tau: number, min: number, max: number): number {
-  const p = (tau - min) / (max - min);
-  if (!(p > 0 && p < 1)) throw new Error(`tau ${tau} is not inside (${min}, ${max})`);
-  return Math.log(p / (1 - p));
-}
-
-/** Glorot-normal kernels seeded per tensor name (src/synthetic/random-checkpoint.ts streams), zero biases. */
+/** The trainers' Glorot-normal kernels and zero biases, but for b_diag (the initial diagonal noise scale is softplus(b_diag)) and the [PAD] row. */
 function initialValue(name: string, dims: number[], seed: number, config: DualEncoderConfig): Float32Array {
-  const size = dims.reduce((a, b) => a * b, 1);
-  if (name === HEAD_PARAMS.diagBias) return new Float32Array(size).fill(config.diagBiasInit);
-  if (dims.length !== 2) return new Float32Array(size);
-  const std = Math.sqrt(2 / (dims[0] + dims[1]));
-  const next = normalStream(seed, name);
-  const out = Float32Array.from({ length: size }, () => std * next());
+  if (name === HEAD_PARAMS.diagBias) return new Float32Array(dims[0]).fill(config.diagBiasInit);
+  const out = glorotNormalOrZeros(name, dims, seed);
   if (name === TEXT_PARAMS.table) out.fill(0, 0, dims[1]); // [PAD] never contributes
   return out;
 }
 
-export interface NoiseSeeds {
-  factor: number;
-  diagonal: number;
-}
-
 export class DualEncoder {
-  readonly params = new Map<string, tf.Variable>();
+  readonly params: Map<string, tf.Variable>;
 
   constructor(
     readonly config: DualEncoderConfig,
@@ -106,15 +92,13 @@ export class DualEncoder {
       { name: TEXT_PARAMS.projection, dims: [W, E] },
       ...headTensorShapes(config),
     ];
-    for (const { name, dims } of shapes) this.params.set(name, tf.variable(tf.tensor(initialValue(name, dims, seed, config), dims)));
+    this.params = createVariables(shapes, (name, dims) => initialValue(name, dims, seed, config));
     const { min, max, init } = config.temperature;
-    this.params.set(TEMPERATURE_PARAM, tf.variable(tf.scalar(preSigmoid(init, min, max))));
+    this.params.set(TEMPERATURE_PARAM, tf.variable(tf.scalar(temperatureT(init, min, max))));
   }
 
   p(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`dual encoder has no parameter ${name}`);
-    return v;
+    return variableOf(this.params, name, 'dual encoder');
   }
 
   get variables(): tf.Variable[] {
@@ -132,6 +116,7 @@ export class DualEncoder {
     return tf.matMul(tf.matMul(bow, this.p(TEXT_PARAMS.table)), this.p(TEXT_PARAMS.projection));
   }
 
+  /** tau as a tfjs scalar, so that gradients reach t: the formula of src/format/temperature.ts in tfjs ops. */
   tau(): tf.Scalar {
     const { min, max } = this.config.temperature;
     return tf.add(min, tf.mul(max - min, tf.sigmoid(this.p(TEMPERATURE_PARAM)))) as tf.Scalar;

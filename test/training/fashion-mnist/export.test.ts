@@ -9,16 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadCheckpoint } from '../../../src/format/checkpoint.ts';
-import { Model } from '../../../src/pipelines/classifier.ts';
+import { ClassifierPipeline } from '../../../src/pipelines/classifier.ts';
 import type { HeadType } from '../../../src/format/manifest.ts';
 import { runTraining } from '../../../src/training/fashion-mnist/run.ts';
-import { normalisePixels } from '../../../src/training/fashion-mnist/data.ts';
+import { normalisePixels } from '../../../src/image/normalise.ts';
 import { tfWasm } from '../../../src/training/common/tf.ts';
 import { syntheticImages, TINY_INPUT } from '../../helpers/train-data.ts';
+import { testLimits } from '../../helpers/app.ts';
 
 const tf = await tfWasm();
 const engine = { provider: 'cpu' as const, threads: 1 };
-const limits = { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 64 << 20 };
+const limits = testLimits({ maxImagePixels: 1 << 20, headMemoryBudgetMB: 64 });
 const K = 4;
 const labels = ['zero', 'one', 'two', 'three'];
 
@@ -44,7 +45,7 @@ for (const head of ['det', 'het', 'het-xl'] as const) {
     const x = normalisePixels(images.pixels, TINY_INPUT);
     const features = images.rows * images.cols;
     const expected = tf.tidy(() => run.network.meanProbs(tf.tensor2d(x, [images.count, features])).dataSync());
-    const model = await Model.load(await loadCheckpoint(run.dir), engine, limits);
+    const model = await ClassifierPipeline.load(await loadCheckpoint(run.dir), engine, limits);
     try {
       const fromPixels = await model.predictPixels(x, images.count, { mode: 'mean', samples: 1, seed: 0 });
       const pngs = await Promise.all(
@@ -52,15 +53,15 @@ for (const head of ['det', 'het', 'het-xl'] as const) {
           sharp(Buffer.from(images.pixels.subarray(i * features, (i + 1) * features)), { raw: { width: images.cols, height: images.rows, channels: 1 } }).png().toBuffer(),
         ),
       );
-      const fromPng = await model.predict(pngs, { mode: 'mean', samples: 1, seed: 0 });
+      const fromPng = await model.predict(model.prepare({ images: pngs }), { mode: 'mean', samples: 1, seed: 0 });
       for (let i = 0; i < images.count; i++) {
         for (let k = 0; k < K; k++) {
           assert.ok(Math.abs(fromPixels[i].probs[k] - expected[i * K + k]) < 1e-4, `pixels image ${i} class ${k}: ${fromPixels[i].probs[k]} vs ${expected[i * K + k]}`);
           assert.ok(Math.abs(fromPng[i].probs[k] - expected[i * K + k]) < 1e-4, `png image ${i} class ${k}: ${fromPng[i].probs[k]} vs ${expected[i * K + k]}`);
         }
       }
-      assert.ok(Math.abs(model.manifest.head.tau - run.network.tauValue()) < 1e-6);
-      if (head === 'het-xl') assert.notEqual(model.manifest.head.temperature?.t, 0, 'the learned t moved from its initial 0');
+      assert.ok(Math.abs(model.metadata.head.tau - run.network.tauValue()) < 1e-6);
+      if (head === 'het-xl') assert.notEqual(model.metadata.head.temperature?.t, 0, 'the learned t moved from its initial 0');
     } finally {
       await model.dispose();
       run.network.dispose();
@@ -80,7 +81,7 @@ for (const head of ['het', 'het-xl'] as const) {
       const logits = run.network.sampledLogits(phi, S, { factor: 17, diagonal: 18 });
       return tf.softmax(tf.div(logits, run.network.tau())).dataSync();
     });
-    const model = await Model.load(await loadCheckpoint(run.dir), engine, limits);
+    const model = await ClassifierPipeline.load(await loadCheckpoint(run.dir), engine, limits);
     try {
       const served = await model.predictPixels(x, images.count, { mode: 'mc', samples: S, seed: 3 });
       let noiseVisible = false;

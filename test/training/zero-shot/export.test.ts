@@ -44,7 +44,7 @@ for (const head of ['het-xl', 'det'] as const) {
   test(`${head}: served mean-mode probabilities equal the tfjs forward within 1e-4`, async () => {
     const { model, served } = await exported(head);
     assert.equal(images.length, N * PIXELS);
-    assert.equal(served.supportsMc, head === 'het-xl');
+    assert.equal(served.metadata.supportsMc, head === 'het-xl');
     const got = await servedProbs(served, images, 0, 0);
     const want = tfjsProbs(model, 0);
     let worst = 0;
@@ -52,7 +52,7 @@ for (const head of ['het-xl', 'det'] as const) {
     assert.ok(worst < 1e-4, `max |served - tfjs| = ${worst}`);
     if (head === 'het-xl') {
       const S = 4000;
-      const predictions = await served.predictPixels(images, N, allLabels(), served.defaultTemplates, { mode: 'mc', samples: S, seed: 5 });
+      const predictions = await served.predictPixels(images, N, allLabels(), served.metadata.zeroShot!.templates, { mode: 'mc', samples: S, seed: 5 });
       const mc = tfjsProbs(model, S);
       let farFromMean = 0;
       predictions.forEach((p, b) => {
