@@ -5,7 +5,7 @@
 // same shape, reduced inside ORT), their ratio, per-image efficiency of batch 8 against batch 1
 // (all of a row's runs timed in alternation, round after round), and the peak RSS; then the
 // estimator error against S.
-// Latencies are of Model.predictPixels: backbone, head (noise, product, softmax, reductions) and
+// Latencies are of ClassifierPipeline.predictPixels: backbone, head (noise, product, softmax, reductions) and
 // every statistic, from preprocessed pixels (image decoding is not included). Each MC repetition
 // uses a fresh seed, so the noise is generated every time (the server's noise cache would serve
 // a repeated seed for free).
@@ -18,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { generateCheckpoint } from '../src/synthetic/random-checkpoint.ts';
 import { parseMakeCheckpointArgs } from '../src/cli/make-checkpoint.ts';
 import { listCheckpointDirs, loadCheckpoint } from '../src/format/checkpoint.ts';
-import { Model } from '../src/pipelines/classifier.ts';
+import { ClassifierPipeline } from '../src/pipelines/classifier.ts';
+import { modelLimitsOf, loadConfig } from '../src/config.ts';
 import type { EngineOptions } from '../src/engine/session.ts';
 import { estimatorError, REFERENCE_SAMPLES } from './estimator-error.ts';
 import { interleavedMs, median, medianOfRounds, peakRssMiB, resetPeakRss } from './timing.ts';
@@ -71,11 +72,12 @@ async function benchModel(dir: string): Promise<void> {
     return;
   }
   const W = checkpoint.weights.get('loc_layer/kernel')!.data;
-  const model = await Model.load(checkpoint, engine, { maxImagePixels: 40_000_000, headMemoryBudgetBytes: MEMORY_BUDGET_BYTES });
+  const limits = { ...modelLimitsOf(loadConfig({})), headMemoryBudgetBytes: MEMORY_BUDGET_BYTES };
+  const model = await ClassifierPipeline.load(checkpoint, engine, limits);
   // Memory first, before the yardstick's session (its [rows x K] product stays in ORT's arena):
   // the peak RSS during one MC request at the largest batch and S, and the RSS just before it.
   let mcMemory: { before: number; peak: number } | undefined;
-  if (model.supportsMc && resetPeakRss()) {
+  if (model.metadata.supportsMc && resetPeakRss()) {
     const batch = Math.max(...batches);
     const pixels = new Float32Array(batch * input.height * input.width * input.channels);
     const before = peakRssMiB();
@@ -92,7 +94,7 @@ async function benchModel(dir: string): Promise<void> {
   const efficiency: Record<string, number> = {};
   const [first, last] = [0, batches.length - 1];
   efficiency.mean = medianOfRounds(meanTimes[first], meanTimes[last], (a, b) => a / batches[first] / (b / batches[last]));
-  if (model.supportsMc) {
+  if (model.metadata.supportsMc) {
     for (const samples of sampleCounts) {
       // Per batch: the yardstick, then the MC request (fresh seed each round).
       const tasks = batches.flatMap((b) => [

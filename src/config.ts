@@ -99,3 +99,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   return candidate;
 }
+
+/**
+ * The limits every model is loaded with (src/pipelines/served-model.ts ModelLimits, which this
+ * object satisfies structurally: the config imports nothing of the code it configures).
+ */
+export function modelLimitsOf(config: Config) {
+  return {
+    maxImagePixels: config.maxImagePixels,
+    headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024,
+    textCacheSize: config.textCacheSize,
+    textBatchTokens: config.textBatchTokens,
+    prompts: {
+      maxLabels: config.maxZeroShotLabels,
+      maxLabelLength: config.maxLabelLength,
+      maxTemplates: config.maxZeroShotTemplates,
+      maxPromptTokens: config.maxZeroShotPromptTokens,
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../app.ts';
-import { loadConfig } from '../config.ts';
+import { modelLimitsOf, loadConfig } from '../config.ts';
 import { ModelRegistry } from '../pipelines/registry.ts';
 
 const OUTPUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi/openapi.json');
@@ -13,7 +13,7 @@ export async function generateOpenApi(): Promise<string> {
   // Schemas do not depend on the environment or on the models: an empty registry will do.
   const config = loadConfig({});
   const silent = { info() {}, error() {} };
-  const registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, { maxImagePixels: 1, headMemoryBudgetBytes: 1, textCacheSize: 1 }, silent);
+  const registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, modelLimitsOf(config), silent);
   const app = await buildApp(config, { registry, logger: false });
   await app.ready();
   const document = app.swagger();

@@ -9,7 +9,7 @@ import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { headParamShapes } from './head-params.ts';
 import type { HeadWeights } from './head-params.ts';
-import { FORMAT_VERSION, Manifest } from './manifest.ts';
+import { FORMAT_VERSION, HEAD_TYPES, Manifest } from './manifest.ts';
 import { temperatureTau } from './temperature.ts';
 import { validateBackbone, validateTextTower } from './onnx-io.ts';
 import { PromptTokenizer } from './tokenizer.ts';
@@ -39,7 +39,6 @@ export interface Checkpoint {
   text?: { tower: Uint8Array; tokenizer: PromptTokenizer };
 }
 
-const HEAD_TYPES = ['det', 'het', 'het-xl'];
 const MAX_LISTED = 5;
 
 function listSome(items: string[]): string {
@@ -124,7 +123,7 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
     fail(`unsupported formatVersion ${obj.formatVersion} (this server reads format ${FORMAT_VERSION})`);
   }
   const head = obj.head as Record<string, unknown> | undefined;
-  if (head && typeof head === 'object' && 'type' in head && !HEAD_TYPES.includes(head.type as string)) {
+  if (head && typeof head === 'object' && 'type' in head && !(HEAD_TYPES as readonly unknown[]).includes(head.type)) {
     fail(`unknown head type ${JSON.stringify(head.type)} (expected one of ${HEAD_TYPES.join(', ')})`);
   }
   const value = Value.Default(Manifest, raw);

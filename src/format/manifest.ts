@@ -4,7 +4,9 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const FORMAT_VERSION = 1;
 
-export const HeadType = Type.Union([Type.Literal('det'), Type.Literal('het'), Type.Literal('het-xl')]);
+/** The head types of format v1 (docs/method.md): every other layer takes them from here. */
+export const HEAD_TYPES = ['det', 'het', 'het-xl'] as const;
+export const HeadType = Type.Union(HEAD_TYPES.map((t) => Type.Literal(t)));
 export type HeadType = Static<typeof HeadType>;
 
 export const Covariance = Type.Union([Type.Literal('param-efficient'), Type.Literal('full')]);
@@ -76,12 +78,16 @@ export const ZeroShotSpec = Type.Object(
 );
 export type ZeroShotSpec = Static<typeof ZeroShotSpec>;
 
+/** What a checkpoint is for: a fixed label set, or labels given with each request. */
+export const TASKS = ['classification', 'zero-shot'] as const;
+export type Task = (typeof TASKS)[number];
+
 export const Manifest = Type.Object(
   {
     formatVersion: Type.Literal(FORMAT_VERSION),
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }),
     description: Type.Optional(Type.String()),
-    task: Type.Union([Type.Literal('classification'), Type.Literal('zero-shot')]),
+    task: Type.Union(TASKS.map((t) => Type.Literal(t))),
     /** True for generated random-weight models: their predictions mean nothing. */
     untrained: Type.Optional(Type.Boolean()),
     head: HeadSpec,

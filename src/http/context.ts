@@ -3,9 +3,8 @@
 import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
-import type { ModelRegistry, ServedModel } from '../pipelines/registry.ts';
-import type { Model } from '../pipelines/classifier.ts';
-import type { ZeroShotModel } from '../pipelines/zero-shot.ts';
+import type { ModelRegistry } from '../pipelines/registry.ts';
+import type { ServedModel, Task } from '../pipelines/served-model.ts';
 import { HttpError } from './errors.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -15,8 +14,17 @@ export interface RouteContext {
   config: Config;
 }
 
-/** The ready model called `name`, or the 404 / 503 that explains why there is none. */
-export function requireModel(registry: ModelRegistry, name: string): ServedModel {
+/** The endpoints of each task, for the 400 that sends a client to the right one. */
+const WRONG_TASK: Record<Task, (name: string, model: ServedModel) => string> = {
+  classification: (name) => `model '${name}' is a zero-shot model: POST /v1/models/${name}/zero-shot with labels`,
+  'zero-shot': (name, model) => `model '${name}' classifies into its own ${model.metadata.head.K} labels: use /v1/models/${name}/classify or /predictive`,
+};
+
+/**
+ * The ready model called `name`, or the 404 / 503 that explains why there is none; with `task`,
+ * also a 400 WRONG_TASK naming the right endpoint when the model is of the other task.
+ */
+export function requireModel(registry: ModelRegistry, name: string, task?: Task): ServedModel {
   const entry = registry.get(name);
   if (!entry) {
     const known = registry.list().map((e) => e.name);
@@ -26,23 +34,6 @@ export function requireModel(registry: ModelRegistry, name: string): ServedModel
   if (entry.status === 'failed' || !entry.model) {
     throw new HttpError(503, 'MODEL_UNAVAILABLE', `model '${name}' failed to load: ${entry.error?.file}: ${entry.error?.problem}`);
   }
+  if (task !== undefined && entry.model.task !== task) throw new HttpError(400, 'WRONG_TASK', WRONG_TASK[task](name, entry.model));
   return entry.model;
-}
-
-/** requireModel, and a 400 naming the right endpoint when the model is a zero-shot one. */
-export function requireClassifier(registry: ModelRegistry, name: string): Model {
-  const model = requireModel(registry, name);
-  if (model.task !== 'classification') {
-    throw new HttpError(400, 'WRONG_TASK', `model '${name}' is a zero-shot model: POST /v1/models/${name}/zero-shot with labels`);
-  }
-  return model;
-}
-
-/** requireModel, and a 400 naming the right endpoints when the model is a classifier. */
-export function requireZeroShot(registry: ModelRegistry, name: string): ZeroShotModel {
-  const model = requireModel(registry, name);
-  if (model.task !== 'zero-shot') {
-    throw new HttpError(400, 'WRONG_TASK', `model '${name}' classifies into its own ${model.K} labels: use /v1/models/${name}/classify or /predictive`);
-  }
-  return model;
 }

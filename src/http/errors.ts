@@ -1,8 +1,10 @@
 // Error responses: Fastify's JSON error shape { statusCode, code, error, message } with codes of
-// our own that clients can rely on. Everything a client can get wrong maps to a 4xx here.
+// our own that clients can rely on. Everything a client can get wrong maps to a 4xx here, the
+// domain errors of the served models (src/pipelines/errors.ts) included: the one place where
+// they meet HTTP.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { isImageError } from '../image/preprocess.ts';
+import { isImageError, PromptError } from '../pipelines/errors.ts';
 import { isAbortError } from './cancellation.ts';
 
 export class HttpError extends Error {
@@ -52,6 +54,7 @@ const CLIENT_CLOSED = 499;
 function mapError(error: FastifyError | HttpError | Error, request: FastifyRequest): { status: number; code: string; message: string } {
   if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
   if (isAbortError(error)) return { status: CLIENT_CLOSED, code: 'CLIENT_CLOSED', message: 'the client closed the connection; the computation was stopped' };
+  if (error instanceof PromptError) return { status: 400, code: error.code, message: error.message };
   if (isImageError(error)) {
     if (error.code === 'IMAGE_TOO_LARGE') return { status: 413, code: 'IMAGE_TOO_LARGE', message: error.message };
     return { status: 400, code: error.code === 'IMAGE_EMPTY' ? 'IMAGE_EMPTY' : 'INVALID_IMAGE', message: error.message };

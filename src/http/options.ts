@@ -1,23 +1,24 @@
-// Request options (mode, samples, seed, topK, encoding): merged from the query string and the
-// body, converted, and checked against the model's and the server's limits.
+// Request options: merged from the query string and the body, converted, and checked against the
+// model's and the server's limits. The model's options (mode, samples, seed, estimator) go to
+// predict(); the response's (topK, encoding, topN) stay in HTTP.
 import type { FastifyRequest } from 'fastify';
-import type { PredictOptions } from '../pipelines/classifier.ts';
-import type { ServedModel } from '../pipelines/registry.ts';
+import { ESTIMATORS, PREDICT_MODES, type Estimator, type ModelMetadata, type PredictMode, type PredictOptions } from '../pipelines/served-model.ts';
 import { badRequest, clip } from './errors.ts';
-import { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
 
 export interface OptionLimits {
   maxSamples: number;
   maxTopK: number;
 }
 
-export type Encoding = 'json' | 'f32-base64' | 'top-n';
-const ENCODINGS: readonly Encoding[] = ['json', 'f32-base64', 'top-n'];
+/** How predictive returns its K-length arrays (an HTTP matter: the models return Float32Arrays). */
+export const ENCODINGS = ['json', 'f32-base64', 'top-n'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
 
-export interface ResolvedOptions extends PredictOptions {
+export interface ResolvedOptions {
+  /** For the model's predict() (the route adds the request's signal). */
+  predict: PredictOptions & { estimator: Estimator };
   topK: number;
   encoding: Encoding;
-  estimator: Estimator;
   /** Classes listed by encoding 'top-n'. */
   topN: number;
 }
@@ -78,15 +79,15 @@ function integer(raw: unknown, name: string): number | undefined {
 }
 
 /** `K` is the number of classes the request ranks: the model's K, or a zero-shot request's labels. */
-export function resolveOptions(model: ServedModel, raw: Record<string, unknown>, limits: OptionLimits, K: number = model.K): ResolvedOptions {
-  const mode = raw.mode ?? model.defaultMode;
-  if (mode !== 'mean' && mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'mode' must be 'mean' or 'mc', got '${clip(String(mode))}'`);
+export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown>, limits: OptionLimits, K: number): ResolvedOptions {
+  const mode = (raw.mode ?? model.defaultMode) as PredictMode;
+  if (!PREDICT_MODES.includes(mode)) throw badRequest('INVALID_OPTION', `option 'mode' must be 'mean' or 'mc', got '${clip(String(mode))}'`);
   if (mode === 'mc' && !model.supportsMc) {
     throw badRequest('MODE_UNAVAILABLE', `model ${model.name} is deterministic (det): only mode 'mean' is available`);
   }
 
-  const maxSamples = Math.min(model.manifest.mc.maxSamples, limits.maxSamples);
-  const samples = integer(raw.samples, 'samples') ?? Math.min(model.manifest.mc.defaultSamples, maxSamples);
+  const maxSamples = Math.min(model.mc.maxSamples, limits.maxSamples);
+  const samples = integer(raw.samples, 'samples') ?? Math.min(model.mc.defaultSamples, maxSamples);
   if (samples < 1 || samples > maxSamples) {
     throw badRequest('SAMPLES_OUT_OF_RANGE', `samples must be between 1 and ${maxSamples} for model ${model.name}, got ${samples}`);
   }
@@ -112,5 +113,5 @@ export function resolveOptions(model: ServedModel, raw: Record<string, unknown>,
 
   const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, K);
   if (topN < 1 || topN > K) throw badRequest('TOPN_OUT_OF_RANGE', `topN must be between 1 and K = ${K} for model ${model.name}, got ${topN}`);
-  return { mode, samples, seed, topK, encoding, estimator, topN };
+  return { predict: { mode, samples, seed, estimator }, topK, encoding, topN };
 }

@@ -2,6 +2,12 @@
 // src/cli/openapi.ts turns them into openapi/openapi.json: one source for both.
 import { Type, type Static } from '@sinclair/typebox';
 import { HeadSpec, InputSpec, ZeroShotSpec } from '../format/manifest.ts';
+import { MODEL_STATUSES } from '../pipelines/registry.ts';
+import { ESTIMATORS, PREDICT_MODES } from '../pipelines/served-model.ts';
+import { ENCODINGS } from './options.ts';
+
+/** A union of string literals from one of the domain's lists: each enum is defined once, below HTTP. */
+const literals = <T extends string>(values: readonly T[], options: { description?: string } = {}) => Type.Union(values.map((v) => Type.Literal(v)), options);
 
 export const ErrorResponse = Type.Object(
   {
@@ -19,7 +25,7 @@ export const InferenceErrors = { 400: ErrorResponse, 404: ErrorResponse, 413: Er
 export const ModelParams = Type.Object({ name: Type.String({ description: 'Model name (its folder under MODELS_DIR).' }) });
 export type ModelParams = Static<typeof ModelParams>;
 
-export const Mode = Type.Union([Type.Literal('mean'), Type.Literal('mc')], {
+export const Mode = literals(PREDICT_MODES, {
   description: 'mean: softmax of the noise-free logits (one product). mc: Monte-Carlo predictive over `samples` noise draws, with uncertainty statistics. Default: mc for het/het-xl models, mean for det.',
 });
 
@@ -29,7 +35,7 @@ export const PredictOptionFields = {
   samples: Type.Optional(Type.Integer({ minimum: 1, description: "MC samples S (default: the model's mc.defaultSamples; at most min(mc.maxSamples, MAX_SAMPLES))." })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seed of the MC noise (default 0). Same seed and request, same answer.' })),
   estimator: Type.Optional(
-    Type.Union([Type.Literal('plain'), Type.Literal('antithetic')], {
+    literals(ESTIMATORS, {
       description:
         'MC estimator (default plain). antithetic: samples come in pairs (eps, -eps); still unbiased, lower variance of p_hat at the same S (docs/performance.md has error against S). stdError is then the plain-MC formula std / sqrt(S), usually an overestimate.',
     }),
@@ -39,7 +45,7 @@ export const ClassifyOptionFields = {
   ...PredictOptionFields,
   topK: Type.Optional(Type.Integer({ minimum: 1, description: 'Classes returned per image (default min(5, K); at most min(K, MAX_TOP_K)).' })),
 };
-export const Encoding = Type.Union([Type.Literal('json'), Type.Literal('f32-base64'), Type.Literal('top-n')], {
+export const Encoding = literals(ENCODINGS, {
   description:
     'json: arrays of K numbers. f32-base64: each array as base64 of its K little-endian float32 values (4K bytes before base64; at K = 29,593 about 158 kB per array instead of about 600 kB of JSON numbers). ' +
     'top-n: only the topN most probable classes, {indices, labels, values, remainingMass} with remainingMass = 1 - sum of the listed values; std and stdError are then arrays aligned with indices.',
@@ -178,7 +184,7 @@ export const PredictiveResponse = Type.Object({
 });
 export type PredictiveResponse = Static<typeof PredictiveResponse>;
 
-export const ModelStatus = Type.Union([Type.Literal('loading'), Type.Literal('ready'), Type.Literal('failed')]);
+export const ModelStatus = literals(MODEL_STATUSES);
 
 export const ModelSummary = Type.Object({
   name: Type.String(),

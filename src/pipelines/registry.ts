@@ -3,15 +3,23 @@
 // the listing and readiness show it, while the other models keep serving.
 import { listCheckpointDirs, loadCheckpoint } from '../format/checkpoint.ts';
 import { CheckpointError } from '../format/errors.ts';
-import { Model } from './classifier.ts';
-import { ZeroShotModel, type ZeroShotLimits } from './zero-shot.ts';
+import type { Checkpoint } from '../format/checkpoint.ts';
+import type { Task } from '../format/manifest.ts';
 import type { EngineOptions } from '../engine/session.ts';
+import { ClassifierPipeline } from './classifier.ts';
+import type { ModelLimits, ServedModel } from './served-model.ts';
+import { ZeroShotPipeline } from './zero-shot.ts';
 import path from 'node:path';
 
-/** A loaded model of either task; routes narrow it by `task`. */
-export type ServedModel = Model | ZeroShotModel;
+/** An entry's state: loading, ready (its model serves), or failed (file and problem). */
+export const MODEL_STATUSES = ['loading', 'ready', 'failed'] as const;
+export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
-export type ModelStatus = 'loading' | 'ready' | 'failed';
+/** The pipeline each task's checkpoints load into. */
+const PIPELINES: Record<Task, (checkpoint: Checkpoint, engine: EngineOptions, limits: ModelLimits) => Promise<ServedModel>> = {
+  classification: (checkpoint, engine, limits) => ClassifierPipeline.load(checkpoint, engine, limits),
+  'zero-shot': (checkpoint, engine, limits) => ZeroShotPipeline.load(checkpoint, engine, limits),
+};
 
 export interface ModelEntry {
   name: string;
@@ -34,19 +42,15 @@ export class ModelRegistry {
 
   constructor(
     private readonly engine: EngineOptions,
-    private readonly limits: ZeroShotLimits,
+    private readonly limits: ModelLimits,
     private readonly log: RegistryLogger,
   ) {}
 
-  /** Starts loading every checkpoint folder of `modelsDir`; `whenLoaded()` resolves when all are done. */
+  /** Loads every checkpoint folder of `modelsDir`, one after the other; resolves when all are done. */
   loadAll(modelsDir: string): Promise<void> {
     this.loading = this.loadDirs(modelsDir).finally(() => {
       this.finished = true;
     });
-    return this.loading;
-  }
-
-  whenLoaded(): Promise<void> {
     return this.loading;
   }
 
@@ -91,14 +95,11 @@ export class ModelRegistry {
     const started = performance.now();
     try {
       const checkpoint = await loadCheckpoint(dir, { modelsDir: this.modelsDir });
-      const model: ServedModel =
-        checkpoint.manifest.task === 'zero-shot'
-          ? await ZeroShotModel.load(checkpoint, this.engine, this.limits)
-          : await Model.load(checkpoint, this.engine, this.limits);
+      const model = await PIPELINES[checkpoint.manifest.task](checkpoint, this.engine, this.limits);
       await model.warmUp();
       this.entries.set(name, { name, dir, status: 'ready', model });
       this.log.info(
-        { model: name, task: model.task, head: model.manifest.head.type, K: model.K, provider: model.provider, ms: Math.round(performance.now() - started) },
+        { model: name, task: model.task, head: model.metadata.head.type, K: model.metadata.head.K, provider: model.metadata.provider, ms: Math.round(performance.now() - started) },
         `model ${name} loaded`,
       );
     } catch (error) {

@@ -1,41 +1,55 @@
-// One loaded zero-shot model: image tower -> embedding; labels x templates -> text tower (through
-// the LRU) -> label embeddings; the zero-shot head over the request's labels (mean mode
-// src/heads/zero-shot-mean.ts, MC src/heads/zero-shot-mc.ts).
-// Batch-shaped and free of HTTP, like Model; the route checks the prompts before calling it.
+// The zero-shot pipeline: images -> image tower -> embedding; the request's labels x templates ->
+// the checks of src/text/prompts.ts -> text tower (through the LRU) -> label embeddings; the
+// zero-shot head over those labels (mean mode src/heads/zero-shot-mean.ts, MC
+// src/heads/zero-shot-mc.ts) -> statistics. It owns its tokenizer and its prompt checks.
+import { createSession, type EngineOptions } from '../engine/session.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import type { Manifest } from '../format/manifest.ts';
-import { ImageTower } from './image-tower.ts';
-import { mcPrediction, meanPrediction, type ModelLimits, type PredictMode, type Prediction, type PredictOptions } from './classifier.ts';
-import { createSession, type EngineOptions, type ExecutionProvider } from '../engine/session.ts';
 import { extraParameterCount } from '../format/head-params.ts';
+import type { Manifest, ZeroShotSpec } from '../format/manifest.ts';
+import type { PromptTokenizer } from '../format/tokenizer.ts';
 import { zeroShotMean } from '../heads/zero-shot-mean.ts';
 import { ZeroShotMcHead } from '../heads/zero-shot-mc.ts';
 import { EmbeddingCache } from '../text/embedding-cache.ts';
 import { LabelEmbedder } from '../text/label-embedder.ts';
-import type { PromptTokenizer } from '../format/tokenizer.ts';
-import { ConfigSchema } from '../config.ts';
+import { checkPrompts, type PromptLimits } from '../text/prompts.ts';
+import { ImageTower } from './image-tower.ts';
+import { mcPrediction, meanPrediction } from './predictions.ts';
+import type { InferenceInput, ModelLimits, ModelMetadata, Prediction, PredictOptions, PreparedInput, ServedModel } from './served-model.ts';
 
-export interface ZeroShotLimits extends ModelLimits {
-  /** Prompts whose text embeddings are kept (LRU). */
-  textCacheSize: number;
-  /** Most rows x padded length of one text-tower run (TEXT_BATCH_TOKENS); when absent (src/cli/openapi.ts serves no model), that variable's default. */
-  textBatchTokens?: number;
-}
-
-export class ZeroShotModel {
+export class ZeroShotPipeline implements ServedModel {
   readonly task = 'zero-shot';
+  readonly metadata: ModelMetadata;
+  private readonly zeroShot: ZeroShotSpec;
 
   private constructor(
-    readonly manifest: Manifest,
-    readonly tokenizer: PromptTokenizer,
+    manifest: Manifest,
+    private readonly tokenizer: PromptTokenizer,
+    private readonly promptLimits: PromptLimits,
     private readonly image: ImageTower,
     private readonly text: LabelEmbedder,
     private readonly releaseText: () => Promise<void>,
     /** Absent for det zero-shot models (no noise, mean mode only). */
     private readonly mcHead: ZeroShotMcHead | undefined,
-  ) {}
+  ) {
+    this.zeroShot = manifest.zeroShot!;
+    this.metadata = {
+      name: manifest.name,
+      task: 'zero-shot',
+      description: manifest.description,
+      untrained: manifest.untrained ?? false,
+      head: manifest.head,
+      input: manifest.input,
+      mc: manifest.mc,
+      zeroShot: manifest.zeroShot,
+      provenance: manifest.provenance,
+      extraParameters: manifest.head.type === 'det' ? 0 : extraParameterCount(manifest.head),
+      provider: image.provider,
+      supportsMc: mcHead !== undefined,
+      defaultMode: mcHead !== undefined ? 'mc' : 'mean',
+    };
+  }
 
-  static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ZeroShotLimits): Promise<ZeroShotModel> {
+  static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ModelLimits): Promise<ZeroShotPipeline> {
     const { manifest, text } = checkpoint;
     if (!text || !manifest.zeroShot) throw new Error(`checkpoint ${manifest.name} is not a zero-shot checkpoint`);
     const { tokenizer } = text;
@@ -55,9 +69,8 @@ export class ZeroShotModel {
               engine,
             )
           : undefined;
-      const batchTokens = limits.textBatchTokens ?? ConfigSchema.properties.textBatchTokens.default;
-      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D, batchTokens);
-      return new ZeroShotModel(manifest, tokenizer, image, embedder, () => textSession.release(), mcHead);
+      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D, limits.textBatchTokens);
+      return new ZeroShotPipeline(manifest, tokenizer, limits.prompts, image, embedder, () => textSession.release(), mcHead);
     } catch (error) {
       await Promise.all(opened.map((o) => o.release()));
       throw error;
@@ -65,33 +78,7 @@ export class ZeroShotModel {
   }
 
   get name(): string {
-    return this.manifest.name;
-  }
-
-  /** Informational for zero-shot models (the manifest's K); a request's labels set the real K. */
-  get K(): number {
-    return this.manifest.head.K;
-  }
-
-  get provider(): ExecutionProvider {
-    return this.image.provider;
-  }
-
-  get supportsMc(): boolean {
-    return this.mcHead !== undefined;
-  }
-
-  get defaultMode(): PredictMode {
-    return this.supportsMc ? 'mc' : 'mean';
-  }
-
-  get extraParameters(): number {
-    return this.manifest.head.type === 'det' ? 0 : extraParameterCount(this.manifest.head);
-  }
-
-  /** The manifest's prompt templates, used when a request gives none. */
-  get defaultTemplates(): readonly string[] {
-    return this.manifest.zeroShot!.templates;
+    return this.metadata.name;
   }
 
   /** Text-tower runs since load (a request whose prompts are all cached adds none). */
@@ -100,16 +87,28 @@ export class ZeroShotModel {
   }
 
   /**
-   * Encoded images -> one prediction over `labels` per image. Throws ImageError for bad images,
-   * and the signal's reason once options.signal is aborted: it is checked before each stage
-   * (preprocessing, the towers, the head), between text-tower batches and between MC chunks.
+   * The request's labels and templates (default: the manifest's) checked before any image or
+   * text work: throws PromptError (NO_LABELS, DUPLICATE_LABEL, TOO_MANY_PROMPT_TOKENS, ...);
+   * words the tokenizer does not know come back as warnings.
    */
-  async predict(images: Buffer[], labels: readonly string[], templates: readonly string[], options: PredictOptions): Promise<Prediction[]> {
-    options.signal?.throwIfAborted();
-    return this.predictPixels(await this.image.preprocess(images), images.length, labels, templates, options);
+  prepare(input: InferenceInput): PreparedInput {
+    const labels = input.labels ?? [];
+    const templates = input.templates ?? this.zeroShot.templates;
+    const warnings = checkPrompts(labels, templates, this.tokenizer, this.promptLimits);
+    return { images: input.images, labels, templates, warnings };
   }
 
-  /** Preprocessed input [batch, ...input shape] -> one prediction over `labels` per image. */
+  /**
+   * Encoded images -> one prediction over the prepared labels per image. Throws ImageError for
+   * bad images, and the signal's reason once options.signal is aborted.
+   */
+  async predict(input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
+    options.signal?.throwIfAborted();
+    const pixels = await this.image.preprocess(input.images, options.signal);
+    return this.predictPixels(pixels, input.images.length, input.labels, input.templates ?? this.zeroShot.templates, options);
+  }
+
+  /** Preprocessed input [batch, ...input shape] -> one prediction over `labels` per image (evaluation feeds pixels here). */
   async predictPixels(pixels: Float32Array, batch: number, labels: readonly string[], templates: readonly string[], options: PredictOptions): Promise<Prediction[]> {
     options.signal?.throwIfAborted();
     const [embeddings, texts] = await Promise.all([this.image.embed(pixels, batch), this.text.embed(labels, templates, options.signal)]);
@@ -118,20 +117,17 @@ export class ZeroShotModel {
       const results = await this.mcHead.mc(embeddings, batch, texts, options);
       return results.map((r) => mcPrediction(r, options.samples));
     }
-    const spec = { dim: this.manifest.head.D, tau: this.manifest.head.tau };
+    const spec = { dim: this.metadata.head.D, tau: this.metadata.head.tau };
     return Array.from({ length: batch }, (_, b) => meanPrediction(zeroShotMean(embeddings.subarray(b * spec.dim, (b + 1) * spec.dim), texts, spec)));
   }
 
-  /**
-   * Runs every session once so the first request does not pay for ORT's lazy initialisation;
-   * the MC head at the default S, one image and one label, outside the text cache.
-   */
+  /** Every session once: the MC head at the default S, one image and one label, outside the text cache. */
   async warmUp(): Promise<void> {
-    const E = this.manifest.head.D;
+    const E = this.metadata.head.D;
     const [z] = await Promise.all([this.image.embed(this.image.blankPixels(), 1), this.text.warmUp()]);
     const unitText = new Float32Array(E);
     unitText[0] = 1;
-    await this.mcHead?.mc(z, 1, unitText, { samples: this.manifest.mc.defaultSamples, seed: 0 });
+    await this.mcHead?.mc(z, 1, unitText, { samples: this.metadata.mc.defaultSamples, seed: 0 });
   }
 
   async dispose(): Promise<void> {

@@ -55,9 +55,7 @@ function maxAndMargin(probs: ArrayLike<number>): { maxProbability: number; margi
 }
 
 export interface MeanStatistics {
-  /** H[p] of the deterministic prediction. */
-  entropy: number;
-  /** The same H[p], under the MC result's name, so callers can read both modes alike. */
+  /** H[p] of the deterministic prediction, under the MC result's name so both modes read alike. */
   predictiveEntropy: number;
   maxProbability: number;
   /** top-1 minus top-2 probability. */
@@ -65,8 +63,7 @@ export interface MeanStatistics {
 }
 
 export function meanStatistics(probs: ArrayLike<number>): MeanStatistics {
-  const h = entropy(probs);
-  return { entropy: h, predictiveEntropy: h, ...maxAndMargin(probs) };
+  return { predictiveEntropy: entropy(probs), ...maxAndMargin(probs) };
 }
 
 export interface McStatistics {

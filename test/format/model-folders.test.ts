@@ -11,7 +11,7 @@ import { loadCheckpoint } from '../../src/format/checkpoint.ts';
 import { CheckpointError } from '../../src/format/errors.ts';
 import { ModelRegistry } from '../../src/pipelines/registry.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
-import { startTestServer, testPng, type TestServer } from '../helpers/app.ts';
+import { startTestServer, testLimits, testPng, type TestServer } from '../helpers/app.ts';
 
 // Five lines, so that as labels.txt of a K = 5 model it would pass every other check.
 const SECRET = ['secret-one', 'secret-two', 'secret-three', 'secret-four', 'secret-five'];
@@ -131,7 +131,7 @@ test('loadCheckpoint alone applies the file rule; the folder rule needs modelsDi
 
 test('the registry logs each refused model exactly once, at load', async () => {
   const errors: { model: string }[] = [];
-  const registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 16 << 20, textCacheSize: 10 }, {
+  const registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, testLimits({ maxImagePixels: 1 << 20, headMemoryBudgetMB: 16, textCacheSize: 10 }), {
     info() {},
     error: (obj) => errors.push(obj as { model: string }),
   });

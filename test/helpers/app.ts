@@ -4,8 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { buildApp } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { modelLimitsOf, loadConfig, type Config } from '../../src/config.ts';
 import type { App } from '../../src/http/context.ts';
+import type { ModelLimits } from '../../src/pipelines/served-model.ts';
+
+/** The model limits of a test configuration (the defaults, with `overrides`). */
+export function testLimits(overrides: Partial<Config> = {}): ModelLimits {
+  return modelLimitsOf(loadConfig({}, overrides));
+}
 
 export interface TestServer {
   app: App;

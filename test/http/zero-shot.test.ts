@@ -7,11 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
+import { modelLimitsOf, loadConfig } from '../../src/config.ts';
 import type { App } from '../../src/http/context.ts';
 import { generateCheckpoint } from '../../src/synthetic/random-checkpoint.ts';
 import { ModelRegistry } from '../../src/pipelines/registry.ts';
-import type { ZeroShotModel } from '../../src/pipelines/zero-shot.ts';
+import type { ZeroShotPipeline } from '../../src/pipelines/zero-shot.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
 import { multipart, testPng } from '../helpers/app.ts';
 
@@ -38,8 +38,12 @@ before(async () => {
     zeroShot: { vocabulary: VOCABULARY, templates: TEMPLATES },
   });
   await makeTinyCheckpoint(modelsDir, { name: CLASSIFIER, type: 'det' });
-  const config = loadConfig({}, { modelsDir, logLevel: 'silent', ortThreads: 1, maxZeroShotLabels: 4, maxZeroShotTemplates: 3, maxLabelLength: 30, maxImagesPerRequest: 3, maxZeroShotPromptTokens: 200 });
-  registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 64 << 20, textCacheSize: 100, textBatchTokens: 16 }, { info() {}, error() {} });
+  const config = loadConfig({}, {
+    modelsDir, logLevel: 'silent', ortThreads: 1, maxZeroShotLabels: 4, maxZeroShotTemplates: 3, maxLabelLength: 30, maxImagesPerRequest: 3, maxZeroShotPromptTokens: 200,
+    maxImagePixels: 1 << 20, headMemoryBudgetMB: 64, textCacheSize: 100, textBatchTokens: 16,
+  });
+  // The prompt limits are the model's (its pipeline checks them): the registry gets them from the same config.
+  registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, modelLimitsOf(config), { info() {}, error() {} });
   await registry.loadAll(modelsDir);
   app = await buildApp(config, { registry, logger: false });
   png = await testPng(8, 8, 1);
@@ -57,7 +61,7 @@ const b64 = (b: Buffer) => b.toString('base64');
 const LABELS = ['red circle', 'green square', 'blue triangle', 'big circle'];
 type Class = { index: number; label: string; probability: number; std?: number; stdError?: number };
 const byLabel = (classes: Class[]) => new Map(classes.map((c) => [c.label, c.probability]));
-const zeroShotModel = () => registry.get(ZS)!.model as ZeroShotModel;
+const zeroShotModel = () => registry.get(ZS)!.model as ZeroShotPipeline;
 
 describe('zero-shot results', () => {
   test('mean mode: a distribution over the given labels, ranked, with mean-mode statistics', async () => {
@@ -211,7 +215,7 @@ describe('zero-shot bad input: a 400 naming the problem, and the server keeps se
     const model = zeroShotModel();
     const runs = model.textTowerRuns;
     const options = { mode: 'mean' as const, samples: 1, seed: 0, signal: AbortSignal.abort() };
-    await assert.rejects(model.predict([png], ['green circle', 'blue circle'], TEMPLATES, options), { name: 'AbortError' });
+    await assert.rejects(model.predict(model.prepare({ images: [png], labels: ['green circle', 'blue circle'], templates: TEMPLATES }), options), { name: 'AbortError' });
     assert.equal(model.textTowerRuns, runs);
   });
 

@@ -7,24 +7,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../../src/format/checkpoint.ts';
-import { Model } from '../../src/pipelines/classifier.ts';
+import { ClassifierPipeline } from '../../src/pipelines/classifier.ts';
 import { createHeadRunner } from '../../src/heads/runner.ts';
 import { preprocessImages } from '../../src/image/preprocess.ts';
 import type { InputSpec } from '../../src/format/manifest.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
-import { testPng } from '../helpers/app.ts';
+import { testPng, testLimits } from '../helpers/app.ts';
 
 const ENGINE = { provider: 'cpu', threads: 1 } as const;
-const LIMITS = { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 16 << 20 };
+const LIMITS = testLimits({ maxImagePixels: 1 << 20, headMemoryBudgetMB: 16 });
 let parent: string;
-let hetxl: Model;
-let det: Model;
+let hetxl: ClassifierPipeline;
+let det: ClassifierPipeline;
 let png: Buffer;
 
 before(async () => {
   parent = await mkdtemp(path.join(tmpdir(), 'hetxl-stages-'));
-  hetxl = await Model.load(await loadCheckpoint(await makeTinyCheckpoint(parent, { K: 10 })), ENGINE, LIMITS);
-  det = await Model.load(await loadCheckpoint(await makeTinyCheckpoint(parent, { type: 'det', K: 10 })), ENGINE, LIMITS);
+  hetxl = await ClassifierPipeline.load(await loadCheckpoint(await makeTinyCheckpoint(parent, { K: 10 })), ENGINE, LIMITS);
+  det = await ClassifierPipeline.load(await loadCheckpoint(await makeTinyCheckpoint(parent, { type: 'det', K: 10 })), ENGINE, LIMITS);
   png = await testPng(4, 4, 1);
 });
 after(async () => {
@@ -43,7 +43,7 @@ test('an aborted signal refuses the batch before any image is decoded', async ()
 test('aborted before the call: no stage runs, in mean and MC mode, for HET-XL and DET', async () => {
   for (const [model, mode] of [[hetxl, 'mean'], [hetxl, 'mc'], [det, 'mean']] as const) {
     const runs = model.headRuns;
-    await assert.rejects(model.predict([png], { mode, samples: 10, seed: 0, signal: AbortSignal.abort() }), isAbort, `${model.name} ${mode}`);
+    await assert.rejects(model.predict(model.prepare({ images: [png] }), { mode, samples: 10, seed: 0, signal: AbortSignal.abort() }), isAbort, `${model.name} ${mode}`);
     assert.equal(model.headRuns, runs, `${model.name} ${mode}: the head did not run`);
   }
 });
@@ -52,7 +52,7 @@ test('aborted while the images are decoded: stops before the backbone and the he
   for (const [model, mode] of [[hetxl, 'mc'], [det, 'mean']] as const) {
     const runs = model.headRuns;
     const client = new AbortController();
-    const prediction = model.predict([png, png], { mode, samples: 10, seed: 0, signal: client.signal });
+    const prediction = model.predict(model.prepare({ images: [png, png] }), { mode, samples: 10, seed: 0, signal: client.signal });
     client.abort(); // the decoding has started (sharp works off the event loop) and not finished
     await assert.rejects(prediction, isAbort);
     assert.equal(model.headRuns, runs, `${model.name} ${mode}: the head did not run`);
@@ -62,7 +62,7 @@ test('aborted while the images are decoded: stops before the backbone and the he
 test('the same requests without an abort run every stage once', async () => {
   for (const [model, mode] of [[hetxl, 'mc'], [hetxl, 'mean'], [det, 'mean']] as const) {
     const runs = model.headRuns;
-    const predictions = await model.predict([png, png], { mode, samples: 10, seed: 0, signal: new AbortController().signal });
+    const predictions = await model.predict(model.prepare({ images: [png, png] }), { mode, samples: 10, seed: 0, signal: new AbortController().signal });
     assert.equal(predictions.length, 2);
     assert.equal(model.headRuns, runs + 1);
   }

@@ -13,9 +13,9 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { App } from '../../src/http/context.ts';
 import { ModelRegistry } from '../../src/pipelines/registry.ts';
-import type { Model } from '../../src/pipelines/classifier.ts';
+import type { ClassifierPipeline } from '../../src/pipelines/classifier.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
-import { testPng } from '../helpers/app.ts';
+import { testLimits, testPng } from '../helpers/app.ts';
 
 const LONG = 'het-xl-k29593';
 const SMALL = 'het-xl-k10';
@@ -46,8 +46,8 @@ async function until(match: () => boolean, what: string): Promise<void> {
   assert.fail(`timed out waiting for: ${what}`);
 }
 
-function smallModel(): Model {
-  return registry.get(SMALL)!.model as Model;
+function smallModel(): ClassifierPipeline {
+  return registry.get(SMALL)!.model as ClassifierPipeline;
 }
 
 /** Sends one complete classify request and closes the socket at once, never reading the answer. */
@@ -77,7 +77,7 @@ before(async () => {
     },
   });
   const config = loadConfig({}, { modelsDir, ortThreads: 1, maxSamples: LONG_SAMPLES, headMemoryBudgetMB: 16 });
-  registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, { maxImagePixels: 1 << 20, headMemoryBudgetBytes: 16 << 20, textCacheSize: 10 }, { info() {}, error() {} });
+  registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, testLimits({ maxImagePixels: 1 << 20, headMemoryBudgetMB: 16, textCacheSize: 10 }), { info() {}, error() {} });
   await registry.loadAll(modelsDir);
   assert.deepEqual(registry.list().map((e) => e.status), ['ready', 'ready']);
   app = await buildApp(config, { registry, logger: { level: 'info', stream } });

@@ -30,8 +30,7 @@ test('entropy and the mean-mode statistics on hand-made distributions', () => {
   close(entropy([1, 0, 0]), 0);
   close(entropy([0.5, 0.5, 0]), Math.log(2));
   const stats = meanStatistics(new Float32Array([0.1, 0.6, 0.3]));
-  close(stats.entropy, -(0.1 * Math.log(0.1) + 0.6 * Math.log(0.6) + 0.3 * Math.log(0.3)), 1e-7);
-  assert.equal(stats.predictiveEntropy, stats.entropy);
+  close(stats.predictiveEntropy, -(0.1 * Math.log(0.1) + 0.6 * Math.log(0.6) + 0.3 * Math.log(0.3)), 1e-7);
   close(stats.maxProbability, 0.6, 1e-7);
   close(stats.margin, 0.3, 1e-7);
   const single = meanStatistics([1]);

@@ -11,7 +11,7 @@ export function summarize(entry: ModelEntry): ModelSummary {
   return {
     name: entry.name,
     status: entry.status,
-    ...(m ? { task: m.manifest.task, headType: m.manifest.head.type, K: m.K, untrained: m.manifest.untrained ?? false } : {}),
+    ...(m ? { task: m.task, headType: m.metadata.head.type, K: m.metadata.head.K, untrained: m.metadata.untrained } : {}),
     ...(entry.error ? { error: entry.error } : {}),
   };
 }
@@ -28,30 +28,30 @@ const modelRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry
     { schema: { tags: ['models'], params: ModelParams, response: { 200: ModelDetails, 404: ErrorResponse, 503: ErrorResponse } } },
     async (request) => {
       const model = requireModel(registry, request.params.name);
-      const { manifest } = model;
-      const maxSamples = Math.min(manifest.mc.maxSamples, config.maxSamples);
+      const m = model.metadata;
+      const maxSamples = Math.min(m.mc.maxSamples, config.maxSamples);
       // A zero-shot request ranks its own labels: K there is informational.
-      const maxTopK = Math.min(model.task === 'zero-shot' ? config.maxZeroShotLabels : model.K, config.maxTopK);
+      const maxTopK = Math.min(model.task === 'zero-shot' ? config.maxZeroShotLabels : m.head.K, config.maxTopK);
       return {
         name: model.name,
         status: 'ready' as const,
-        description: manifest.description,
-        task: manifest.task,
-        untrained: manifest.untrained ?? false,
-        head: manifest.head,
-        extraParameters: model.extraParameters,
-        provider: model.provider,
-        input: manifest.input,
+        description: m.description,
+        task: m.task,
+        untrained: m.untrained,
+        head: m.head,
+        extraParameters: m.extraParameters,
+        provider: m.provider,
+        input: m.input,
         defaults: {
-          mode: model.defaultMode,
-          samples: Math.min(manifest.mc.defaultSamples, maxSamples),
+          mode: m.defaultMode,
+          samples: Math.min(m.mc.defaultSamples, maxSamples),
           maxSamples,
           topK: Math.min(5, maxTopK),
           maxTopK,
           seed: 0,
         },
-        ...(manifest.zeroShot ? { zeroShot: manifest.zeroShot } : {}),
-        provenance: manifest.provenance,
+        ...(m.zeroShot ? { zeroShot: m.zeroShot } : {}),
+        provenance: m.provenance,
       };
     },
   );
@@ -61,7 +61,7 @@ const modelRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry
     { schema: { tags: ['models'], params: ModelParams, response: { 200: LabelsResponse, 404: ErrorResponse, 503: ErrorResponse } } },
     async (request) => {
       const model = requireModel(registry, request.params.name);
-      if (model.task !== 'classification') throw new HttpError(404, 'NO_LABELS', `model '${model.name}' has no fixed label set`);
+      if (!model.labels) throw new HttpError(404, 'NO_LABELS', `model '${model.name}' has no fixed label set`);
       return { model: model.name, labels: [...model.labels] };
     },
   );

@@ -1,19 +1,17 @@
 // POST zero-shot: images and a label list chosen by the client (+ optional templates) -> the same
-// shape as classify, over the given labels. read input -> check prompts -> resolve options ->
-// ZeroShotModel.predict -> shape. The prompts are checked before any image or text work.
+// shape as classify, over the given labels. read input -> prepare (the pipeline checks the
+// prompts, before any image or text work) -> resolve options -> predict -> shape.
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
-import { requireZeroShot } from '../context.ts';
+import { requireModel } from '../context.ts';
 import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
-import { runInfo, topClasses } from '../results.ts';
+import { classifyPredictions, runInfo } from '../results.ts';
 import { InferenceErrors, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
-import { checkPrompts, PromptError } from '../../text/prompts.ts';
 
 const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
-
 
 /**
  * A list of strings from a JSON body (already an array) or multipart fields: repeated fields arrive
@@ -40,12 +38,6 @@ export function stringList(raw: unknown, name: string): string[] | undefined {
 const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
   const inputLimits = inputLimitsOf(config);
-  const promptLimits = {
-    maxLabels: config.maxZeroShotLabels,
-    maxLabelLength: config.maxLabelLength,
-    maxTemplates: config.maxZeroShotTemplates,
-    maxPromptTokens: config.maxZeroShotPromptTokens,
-  };
 
   app.post(
     '/v1/models/:name/zero-shot',
@@ -62,25 +54,17 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       },
     },
     async (request, reply) => {
-      const model = requireZeroShot(registry, request.params.name);
+      const model = requireModel(registry, request.params.name, 'zero-shot');
       const input = await readInput(request, 'images', inputLimits);
-      const { labels: rawLabels, templates: rawTemplates, ...fields } = input.fields;
-      const labels = stringList(rawLabels, 'labels') ?? [];
-      const templates = stringList(rawTemplates, 'templates') ?? [...model.defaultTemplates];
-      let warnings: string[];
-      try {
-        warnings = checkPrompts(labels, templates, model.tokenizer, promptLimits);
-      } catch (error) {
-        if (error instanceof PromptError) throw badRequest(error.code, error.message);
-        throw error;
-      }
-      const options = resolveOptions(model, mergeOptions(request.query, fields, ZERO_SHOT_OPTIONS), config, labels.length);
-      const predictions = await model.predict(input.images, labels, templates, { ...options, signal: abortedWhenClientLeaves(reply) });
+      const { labels, templates, ...fields } = input.fields;
+      const prepared = model.prepare({ images: input.images, labels: stringList(labels, 'labels'), templates: stringList(templates, 'templates') });
+      const options = resolveOptions(model.metadata, mergeOptions(request.query, fields, ZERO_SHOT_OPTIONS), config, prepared.labels.length);
+      const predictions = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
       return {
-        ...runInfo(model, options),
-        templates,
-        ...(warnings.length > 0 ? { warnings } : {}),
-        predictions: predictions.map((p) => ({ classes: topClasses(labels, p, options.topK), statistics: p.statistics })),
+        ...runInfo(model, options.predict),
+        templates: [...(prepared.templates ?? [])],
+        ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings } : {}),
+        predictions: classifyPredictions(predictions, prepared.labels, options.topK),
       };
     },
   );

@@ -1,0 +1,41 @@
+// POST classify: one or several images -> top-k classes per image with the uncertainty
+// statistics. read input -> prepare -> resolve options -> predict -> shape.
+import type { FastifyPluginAsync } from 'fastify';
+import type { App, RouteContext } from '../context.ts';
+import { requireModel } from '../context.ts';
+import { abortedWhenClientLeaves } from '../cancellation.ts';
+import { inputLimitsOf, readInput } from '../input.ts';
+import { mergeOptions, resolveOptions } from '../options.ts';
+import { classifyPredictions, runInfo } from '../results.ts';
+import { ClassifyQuery, ClassifyResponse, InferenceErrors, ModelParams, classifyBody } from '../schemas.ts';
+
+const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
+
+const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
+  const app = fastify as unknown as App;
+  const inputLimits = inputLimitsOf(config);
+
+  app.post(
+    '/v1/models/:name/classify',
+    {
+      schema: {
+        tags: ['inference'],
+        description: 'Classify one or more images: top-k classes with probabilities, and uncertainty statistics (MC mode adds per-class std and standard error).',
+        params: ModelParams,
+        querystring: ClassifyQuery,
+        body: classifyBody,
+        response: { 200: ClassifyResponse, ...InferenceErrors },
+      },
+    },
+    async (request, reply) => {
+      const model = requireModel(registry, request.params.name, 'classification');
+      const input = await readInput(request, 'images', inputLimits);
+      const prepared = model.prepare({ images: input.images });
+      const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config, prepared.labels.length);
+      const predictions = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
+      return { ...runInfo(model, options.predict), predictions: classifyPredictions(predictions, prepared.labels, options.topK) };
+    },
+  );
+};
+
+export default classifyRoutes;

@@ -1,0 +1,76 @@
+// POST predictive: the full distribution over all K classes for one image, in the requested
+// encoding. read input -> prepare -> resolve options -> predict -> encode.
+import type { FastifyPluginAsync } from 'fastify';
+import type { App, RouteContext } from '../context.ts';
+import { requireModel } from '../context.ts';
+import { abortedWhenClientLeaves } from '../cancellation.ts';
+import { badRequest } from '../errors.ts';
+import { inputLimitsOf, readInput } from '../input.ts';
+import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
+import { runInfo } from '../results.ts';
+import { mostProbable } from '../../pipelines/predictions.ts';
+import { InferenceErrors, ModelParams, PredictiveQuery, PredictiveResponse, predictiveBody } from '../schemas.ts';
+
+const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN'] as const;
+
+/** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
+function encode(values: Float32Array, encoding: Encoding, indices: number[]): number[] | string {
+  if (encoding === 'f32-base64') return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+  if (encoding === 'top-n') return indices.map((k) => values[k]);
+  return Array.from(values);
+}
+
+/** The 'top-n' form of the probabilities: the n most probable classes and the mass of the rest. */
+function topNProbabilities(labels: readonly string[], probs: Float32Array, n: number) {
+  const top = mostProbable(probs, n);
+  const listed = top.reduce((sum, c) => sum + c.value, 0);
+  return {
+    indices: top.map((c) => c.index),
+    labels: top.map((c) => labels[c.index] ?? String(c.index)),
+    values: top.map((c) => c.value),
+    remainingMass: Math.max(1 - listed, 0),
+  };
+}
+
+const predictiveRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
+  const app = fastify as unknown as App;
+  const inputLimits = inputLimitsOf(config);
+
+  app.post(
+    '/v1/models/:name/predictive',
+    {
+      schema: {
+        tags: ['inference'],
+        description:
+          'The full predictive distribution over all K classes for one image, with per-class std and standard error (MC mode) and the uncertainty statistics. ' +
+          'For large K use encoding=f32-base64 (all K values, compact) or encoding=top-n (the topN most probable classes plus the remaining mass).',
+        params: ModelParams,
+        querystring: PredictiveQuery,
+        body: predictiveBody,
+        response: { 200: PredictiveResponse, ...InferenceErrors },
+      },
+    },
+    async (request, reply) => {
+      const model = requireModel(registry, request.params.name, 'classification');
+      const input = await readInput(request, 'image', { ...inputLimits, maxImages: 1 });
+      if (input.images.length !== 1) throw badRequest('TOO_MANY_IMAGES', 'predictive takes exactly one image');
+      const prepared = model.prepare({ images: input.images });
+      const K = prepared.labels.length;
+      const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config, K);
+      const [prediction] = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
+      const top = options.encoding === 'top-n' ? topNProbabilities(prepared.labels, prediction.probs, options.topN) : undefined;
+      const indices = top?.indices ?? [];
+      return {
+        ...runInfo(model, options.predict),
+        K,
+        encoding: options.encoding,
+        probabilities: top ?? encode(prediction.probs, options.encoding, indices),
+        ...(prediction.std ? { std: encode(prediction.std, options.encoding, indices) } : {}),
+        ...(prediction.stdError ? { stdError: encode(prediction.stdError, options.encoding, indices) } : {}),
+        statistics: prediction.statistics,
+      };
+    },
+  );
+};
+
+export default predictiveRoutes;

@@ -1,0 +1,115 @@
+// The one interface of a served model, in the spirit of KServe's Model (preprocess -> predict ->
+// postprocess) and of transformers.js pipelines: the classifier and the zero-shot pipeline both
+// implement it, and everything above (HTTP today; a batcher or the KServe v2 protocol later)
+// talks to a model only through it. Batch-shaped, free of HTTP, plain data in and out.
+//
+//   prepare(input)          checks what the request asks for, before any model work; throws the
+//                           domain errors of src/pipelines/errors.ts (a bad prompt, ...).
+//   predict(prepared, opts) images -> backbone -> head -> statistics, one Prediction per image,
+//                           over the classes the prepared input names.
+import type { ExecutionProvider } from '../engine/session.ts';
+import type { HeadSpec, InputSpec, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
+import type { McOptions } from '../mc/types.ts';
+import type { PromptLimits } from '../text/prompts.ts';
+
+export { TASKS, type Task } from '../format/manifest.ts';
+export { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
+
+/** mean: the noise switched off, one product; mc: the Monte-Carlo predictive (docs/method.md). */
+export const PREDICT_MODES = ['mean', 'mc'] as const;
+export type PredictMode = (typeof PREDICT_MODES)[number];
+
+/**
+ * The options of one prediction. `samples`, `seed` and `estimator` matter in mode 'mc' only.
+ * Once `signal` is aborted the prediction stops at the next stage boundary with an AbortError:
+ * before each image is decoded, before the backbone, before the text tower's batches (zero-shot),
+ * before the head, and before each MC chunk. Per stage, not only per chunk: at small K a whole
+ * request is one chunk.
+ */
+export interface PredictOptions extends McOptions {
+  mode: PredictMode;
+}
+
+/** What a client asks: encoded images and, for zero-shot models, the labels and templates. */
+export interface InferenceInput {
+  images: Buffer[];
+  labels?: readonly string[];
+  /** Zero-shot: prompt templates with {label}; default the model's own. */
+  templates?: readonly string[];
+}
+
+/** An input that passed prepare(): what predict() runs on. */
+export interface PreparedInput {
+  images: Buffer[];
+  /** The classes the request ranks: the model's labels, or a zero-shot request's labels (K = length). */
+  labels: readonly string[];
+  /** Zero-shot: the templates used. */
+  templates?: readonly string[];
+  /** Things the caller should hear of that do not stop the request (e.g. words the text tower does not know). */
+  warnings: string[];
+}
+
+export interface PredictionStatistics {
+  predictiveEntropy: number;
+  maxProbability: number;
+  margin: number;
+  expectedEntropy?: number;
+  mutualInformation?: number;
+  variationRatio?: number;
+}
+
+/** One image's prediction over the request's K classes. */
+export interface Prediction {
+  /** Mean-mode probabilities or the MC predictive p_hat, length K. */
+  probs: Float32Array;
+  /** MC only: per-class std of p_s across samples, and the standard error of p_hat. */
+  std?: Float32Array;
+  stdError?: Float32Array;
+  statistics: PredictionStatistics;
+}
+
+/** What a model is, for listings and for checking a request's options. */
+export interface ModelMetadata {
+  name: string;
+  task: Task;
+  description?: string;
+  /** True for generated random-weight models: their predictions mean nothing. */
+  untrained: boolean;
+  head: HeadSpec;
+  input: InputSpec;
+  mc: McSpec;
+  zeroShot?: ZeroShotSpec;
+  provenance?: Record<string, unknown>;
+  /** Parameters beyond the DET head's W and b, biases included. */
+  extraParameters: number;
+  provider: ExecutionProvider;
+  /** False for DET, which has no noise and so only the mean mode. */
+  supportsMc: boolean;
+  defaultMode: PredictMode;
+}
+
+export interface ServedModel {
+  readonly name: string;
+  readonly task: Task;
+  readonly metadata: ModelMetadata;
+  /** Classification models: their K class names; zero-shot models have none of their own. */
+  readonly labels?: readonly string[];
+  prepare(input: InferenceInput): PreparedInput;
+  predict(input: PreparedInput, options: PredictOptions): Promise<Prediction[]>;
+  /** Runs every session once so the first request does not pay for ORT's lazy initialisation. */
+  warmUp(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** The limits a model is loaded with (from the server's configuration). */
+export interface ModelLimits {
+  maxImagePixels: number;
+  /** Working memory of one MC head computation; samples are processed in chunks under it. */
+  headMemoryBudgetBytes: number;
+  /** Zero-shot: prompts whose text embeddings are kept (LRU). */
+  textCacheSize: number;
+  /** Zero-shot: most rows x padded length of one text-tower run. */
+  textBatchTokens: number;
+  /** Zero-shot: the bounds of a request's labels and templates (MAX_ZERO_SHOT_LABELS, ...). */
+  prompts: PromptLimits;
+}
