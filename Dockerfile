@@ -3,6 +3,18 @@
 # and run with `docker run --gpus all -e ORT_PROVIDER=cuda ...`.
 ARG BASE=node:20-bookworm-slim
 FROM node:20-bookworm-slim AS node
+
+# Build stage: every dependency (TypeScript is a devDependency), src/ compiled to dist/. Only
+# dist/ leaves this stage; the JavaScript it holds is the same on any base.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled server; no tsx, no TypeScript.
 FROM ${BASE}
 
 # The CUDA base images have no Node.js (and their distribution's is too old): take the official
@@ -13,19 +25,20 @@ RUN ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && (id node
 
 WORKDIR /app
 ENV NODE_ENV=production
+# package.json stays beside dist/: its "type": "module" makes dist/*.js ES modules.
 COPY package.json package-lock.json .npmrc ./
-# Training tools (tfjs, cli-progress) and the type checker are devDependencies: not in the image.
+# Training tools (tfjs, cli-progress), tsx, the type checker and the linters are devDependencies:
+# not in the image.
 RUN npm ci --omit=dev && npm cache clean --force
 # onnxruntime-node's CUDA binaries are skipped by .npmrc; fetch them only for a GPU build.
 ARG ORT_INSTALL=skip
 RUN if [ "$ORT_INSTALL" != "skip" ]; then ONNXRUNTIME_NODE_INSTALL=$ORT_INSTALL node node_modules/onnxruntime-node/script/install; fi
 
-COPY tsconfig.json ./
-COPY src ./src
+COPY --from=build /app/dist ./dist
 COPY models ./models
 
 ENV PORT=8080 HOST=0.0.0.0 MODELS_DIR=/app/models
 EXPOSE 8080
 USER node
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "dist/server.js"]
