@@ -1,4 +1,4 @@
-// Head parameters: edward2 tensor names and shapes, and extra-parameter counts (method.md).
+// Head parameters: edward2 tensor names and shapes, and extra-parameter counts (docs/method.md).
 // One table drives checkpoint validation, the random checkpoint generator and the graph builders.
 import type { HeadSpec } from './manifest.ts';
 
@@ -47,7 +47,7 @@ export function covarianceOf(spec: HeadSpec): 'param-efficient' | 'full' {
   return spec.covariance ?? 'param-efficient';
 }
 
-/** Parameters beyond the DET head's W and b (biases included), as in method.md. */
+/** Parameters beyond the DET head's W and b (biases included), as in docs/method.md. */
 export function extraParameterCount(spec: HeadSpec): number {
   const loc = spec.D * spec.K + spec.K;
   return headParamShapes(spec)

@@ -1,4 +1,4 @@
-// HET-XL: noise in the D-dimensional pre-logit space (method.md):
+// HET-XL: noise in the D-dimensional pre-logit space (docs/method.md):
 // z_s = phi + V'(x) eps_R,s + d'(x) * eps_D,s;  u_s = W^T z_s + b;  p_s = softmax(u_s / tau).
 // phi is added in the D-dimensional space before the one [B * Sc, D] x [D, K] product: sharing
 // the noise-free logits W^T phi + b instead would cost an extra pass over the [B, Sc, K] logits.

@@ -1,4 +1,4 @@
-// HET: noise in the K-dimensional logit space (method.md):
+// HET: noise in the K-dimensional logit space (docs/method.md):
 // u_s = W^T phi + b + V(x) eps_R,s + d(x) * eps_D,s;  p_s = softmax(u_s / tau).
 // The noise-free logits loc = W^T phi + b come from their own small graph, once per image.
 import { GraphBuilder } from '../engine/graph.ts';

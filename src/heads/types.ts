@@ -1,4 +1,4 @@
-// The contract between a head (DET / HET / HET-XL on ONNX Runtime) and the model runtime.
+// The contract between a head (DET / HET / HET-XL on ONNX Runtime) and the pipelines.
 // Batch-shaped and free of HTTP: several images' pre-logits in, one result per image out.
 import type { McOptions, McResult } from '../mc/types.ts';
 

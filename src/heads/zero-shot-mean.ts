@@ -1,6 +1,6 @@
-// The zero-shot head (method.md, "Contrastive learning and zero-shot"): text embeddings t_k are
-// the class weights, tau the learned temperature. Mean mode, here in JS (K x E multiply-adds per
-// image): softmax(<z / |z|, t_k> / tau), noise off. The MC mode, with HET-XL noise on the image
+// The zero-shot head (docs/method.md, "Contrastive learning and zero-shot classification"): text
+// embeddings t_k are the class weights, tau the learned temperature. Mean mode, here in JS
+// (K x E multiply-adds per image): softmax(<z / |z|, t_k> / tau), noise off. The MC mode, with HET-XL noise on the image
 // embedding, runs on ONNX Runtime: src/heads/zero-shot-mc.ts.
 
 import { normaliseInPlace } from '../text/unit-norm.ts';

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 
 /**
  * A signal aborted when the response's connection closes before the response was sent (the
- * client disconnected or timed out). Pass it to Model.predict, which checks it before each image
+ * client disconnected or timed out). Pass it to a pipeline's predict(), which checks it before each image
  * is decoded, before the backbone, before the head and between MC chunks. A closed connection
  * after a complete response aborts nothing.
  */

@@ -189,7 +189,7 @@ test('make-test-checkpoint generates the untrained model deterministically, and 
 });
 
 test('generated HET-XL weights give non-degenerate predictions: MC predictive differs visibly from mean mode', async () => {
-  // A float64 reference of the parameter-efficient HET-XL head (method.md), independent of src/heads.
+  // A float64 reference of the parameter-efficient HET-XL head (docs/method.md), independent of src/heads.
   const ckpt = await loadCheckpoint((await generateCheckpoint(defaultModelOptions(await freshParent()))).dir);
   const { D, K, R } = ckpt.manifest.head as { D: number; K: number; R: number };
   const w = (n: string) => ckpt.weights.get(n)!.data;

@@ -1,5 +1,5 @@
 // The zero-shot head (mean mode in JS, MC on ONNX Runtime) against a float64 reference written here
-// from method.md's parameter-efficient HET-XL formulas, with the image embedding z in the role of
+// from docs/method.md's parameter-efficient HET-XL formulas, with the image embedding z in the role of
 // phi and the text embeddings as W.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';

@@ -1,4 +1,4 @@
-// An independent float64 reference of the heads in method.md: plain number arrays and loops,
+// An independent float64 reference of the heads in docs/method.md: plain number arrays and loops,
 // written from the formulas, sharing no code with the ONNX graphs in src/heads/.
 // Also: a seeded reference RNG (mulberry32 + Box-Muller, unrelated to src/noise) and random
 // test weights.
@@ -63,7 +63,7 @@ export const defaultWeightScales: WeightScales = {
   diagBias: 0.2,
 };
 
-/** Random weights for every tensor the spec needs (shapes per method.md / design.md). */
+/** Random weights for every tensor the spec needs (the shapes of docs/method.md and docs/checkpoint-format.md). */
 export function randomHeadWeights(spec: HeadSpec, seed: number, scales: WeightScales = defaultWeightScales): HeadWeights {
   const normal = gaussianSource(seed);
   const { D, K } = spec;

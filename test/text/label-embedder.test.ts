@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSession, defaultEngineOptions, type Session } from '../../src/engine/session.ts';
 import { LabelEmbedder, planTextBatches } from '../../src/text/label-embedder.ts';
-import { TEXT_INPUT } from '../../src/training/common/text-tower.ts';
+import { TEXT_INPUT } from '../../src/format/manifest.ts';
 import { EmbeddingCache } from '../../src/text/embedding-cache.ts';
 import { buildTextTower } from '../../src/training/common/text-tower.ts';
 import { PromptTokenizer, wordLevelTokenizerJson } from '../../src/format/tokenizer.ts';

@@ -7,8 +7,6 @@
 import { GraphBuilder } from '../../engine/graph.ts';
 import { TEXT_INPUT, TEXT_OUTPUT } from '../../format/manifest.ts';
 
-export { TEXT_INPUT, TEXT_OUTPUT };
-
 export interface TextTowerWeights {
   /** Token embedding table, row-major [vocabulary, W]; row 0 is [PAD] and never contributes. */
   tokenEmbeddings: Float32Array;

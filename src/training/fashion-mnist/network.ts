@@ -1,5 +1,5 @@
 // The trained network in tfjs: an MLP backbone (pixels -> hidden ReLU -> D tanh pre-logits) and a
-// DET, HET or HET-XL head with the parameter-efficient covariance (method.md):
+// DET, HET or HET-XL head with the parameter-efficient covariance (docs/method.md):
 //   noise = (eps_R J + b_J) * v(x) + d(x) * eps_D,  v = phi W_v + b_v,  d = softplus(phi W_d + b_d) + minScale
 //   HET-XL: u_s = W^T (phi + noise_s) + b   (noise width D)
 //   HET:    u_s = W^T phi + b + noise_s     (noise width K)

@@ -1,6 +1,6 @@
 // Sample images for the zero-shot docs: the first red circle (a seen pair) and the first blue
 // circle (a held-out pair) of generateShapes(200, 7, 'all'), written as 32x32 8-bit PNGs, and
-// their predictions through the served path (ZeroShotModel.predict) over the 28 labels.
+// their predictions through the served path (ZeroShotPipeline.predict) over the 28 labels.
 // src/cli/zero-shot-examples.ts runs them.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
 //   text tower   g(c) = mean_{tokens of c} table[token] @ P      (a [B, V] bag-of-words matrix
 //                times the table: the same as the ONNX Gather + masked mean of text-tower.ts,
 //                which wasm cannot differentiate)
-//   HET-XL noise on z (parameter-efficient, method.md):
+//   HET-XL noise on z (parameter-efficient, docs/method.md):
 //                v = z W_het + b_het,  d = softplus(z W_diag + b_diag) + minScale,
 //                z_s = z + (eps_R,s J + b_J) ⊙ v + d ⊙ eps_D,s
 //   logits       <z_s / |z_s|, t_k> / tau,  t_k = g(c_k) / |g(c_k)|   (normalised after the noise)

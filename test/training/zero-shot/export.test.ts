@@ -1,5 +1,5 @@
 // Zero-shot export fidelity: a dual encoder trained for a few steps in tfjs, exported by
-// src/training/zero-shot/export.ts and served by ZeroShotModel (loadCheckpoint -> ONNX towers ->
+// src/training/zero-shot/export.ts and served by ZeroShotPipeline (loadCheckpoint -> ONNX towers ->
 // the JS zero-shot head), gives the tfjs mean-mode probabilities over the 28 labels within 1e-4,
 // and an MC predictive that agrees with tfjs's within a few standard errors (the two draw
 // different noise, so only statistically), while differing from mean mode (the noise matters).

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { createSession, defaultEngineOptions } from '../../../src/engine/session.ts';
-import { buildTextTower, TEXT_INPUT, TEXT_OUTPUT } from '../../../src/training/common/text-tower.ts';
+import { buildTextTower } from '../../../src/training/common/text-tower.ts';
+import { TEXT_INPUT, TEXT_OUTPUT } from '../../../src/format/manifest.ts';
 import { mulberry32 } from '../../reference/heads.ts';
 
 test('text tower graph equals a float64 mean-pool-and-project reference (abs 1e-5)', async () => {
