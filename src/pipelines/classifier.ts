@@ -2,13 +2,12 @@
 // head -> statistics, over the checkpoint's own K labels.
 import type { EngineOptions } from '../engine/session.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import { extraParameterCount } from '../format/head-params.ts';
 import type { Manifest } from '../format/manifest.ts';
 import { createHeadRunner } from '../heads/runner.ts';
 import type { HeadRunner } from '../heads/types.ts';
 import { ImageTower } from './image-tower.ts';
 import { mcPrediction, meanPrediction } from './predictions.ts';
-import type { InferenceInput, ModelLimits, ModelMetadata, Prediction, PredictOptions, PreparedInput, ServedModel } from './served-model.ts';
+import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ClassifierPipeline implements ServedModel {
   readonly task = 'classification';
@@ -21,21 +20,8 @@ export class ClassifierPipeline implements ServedModel {
     private readonly backbone: ImageTower,
     private readonly head: HeadRunner,
   ) {
-    const supportsMc = manifest.head.type !== 'det';
-    this.metadata = {
-      name: manifest.name,
-      task: 'classification',
-      description: manifest.description,
-      untrained: manifest.untrained ?? false,
-      head: manifest.head,
-      input: manifest.input,
-      mc: manifest.mc,
-      provenance: manifest.provenance,
-      extraParameters: extraParameterCount(manifest.head),
-      provider: backbone.provider,
-      supportsMc,
-      defaultMode: supportsMc ? 'mc' : 'mean',
-    };
+    // DET has no noise, so only its mean mode exists.
+    this.metadata = metadataOf(manifest, backbone.provider, manifest.head.type !== 'det');
   }
 
   static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ModelLimits): Promise<ClassifierPipeline> {

@@ -8,7 +8,8 @@
 //   predict(prepared, opts) images -> backbone -> head -> statistics, one Prediction per image,
 //                           over the classes the prepared input names.
 import type { ExecutionProvider } from '../engine/session.ts';
-import type { HeadSpec, InputSpec, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
+import { extraParameterCount } from '../format/head-params.ts';
+import type { HeadSpec, InputSpec, Manifest, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
 import type { McOptions } from '../mc/types.ts';
 import type { PromptLimits } from '../text/prompts.ts';
 
@@ -86,6 +87,27 @@ export interface ModelMetadata {
   /** False for DET, which has no noise and so only the mean mode. */
   supportsMc: boolean;
   defaultMode: PredictMode;
+}
+
+/** A model's metadata from its manifest, the provider it runs on and whether it has an MC mode. */
+export function metadataOf(manifest: Manifest, provider: ExecutionProvider, supportsMc: boolean): ModelMetadata {
+  const { name, task, description, head, input, mc, zeroShot, provenance } = manifest;
+  return {
+    name,
+    task,
+    description,
+    untrained: manifest.untrained ?? false,
+    head,
+    input,
+    mc,
+    ...(zeroShot ? { zeroShot } : {}),
+    provenance,
+    // A det zero-shot head has no parameters at all beyond the text tower.
+    extraParameters: head.type === 'det' ? 0 : extraParameterCount(head),
+    provider,
+    supportsMc,
+    defaultMode: supportsMc ? 'mc' : 'mean',
+  };
 }
 
 export interface ServedModel {

@@ -4,7 +4,6 @@
 // src/heads/zero-shot-mc.ts) -> statistics. It owns its tokenizer and its prompt checks.
 import { createSession, type EngineOptions } from '../engine/session.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import { extraParameterCount } from '../format/head-params.ts';
 import type { Manifest, ZeroShotSpec } from '../format/manifest.ts';
 import type { PromptTokenizer } from '../format/tokenizer.ts';
 import { zeroShotMean } from '../heads/zero-shot-mean.ts';
@@ -14,7 +13,7 @@ import { LabelEmbedder } from '../text/label-embedder.ts';
 import { checkPrompts, type PromptLimits } from '../text/prompts.ts';
 import { ImageTower } from './image-tower.ts';
 import { mcPrediction, meanPrediction } from './predictions.ts';
-import type { InferenceInput, ModelLimits, ModelMetadata, Prediction, PredictOptions, PreparedInput, ServedModel } from './served-model.ts';
+import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ZeroShotPipeline implements ServedModel {
   readonly task = 'zero-shot';
@@ -32,21 +31,7 @@ export class ZeroShotPipeline implements ServedModel {
     private readonly mcHead: ZeroShotMcHead | undefined,
   ) {
     this.zeroShot = manifest.zeroShot!;
-    this.metadata = {
-      name: manifest.name,
-      task: 'zero-shot',
-      description: manifest.description,
-      untrained: manifest.untrained ?? false,
-      head: manifest.head,
-      input: manifest.input,
-      mc: manifest.mc,
-      zeroShot: manifest.zeroShot,
-      provenance: manifest.provenance,
-      extraParameters: manifest.head.type === 'det' ? 0 : extraParameterCount(manifest.head),
-      provider: image.provider,
-      supportsMc: mcHead !== undefined,
-      defaultMode: mcHead !== undefined ? 'mc' : 'mean',
-    };
+    this.metadata = metadataOf(manifest, image.provider, mcHead !== undefined);
   }
 
   static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ModelLimits): Promise<ZeroShotPipeline> {

@@ -9,6 +9,7 @@ import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { McResult } from '../../src/mc/types.ts';
 import type { HeadWeights } from '../../src/format/head-params.ts';
 import type { EngineOptions } from '../../src/engine/session.ts';
+import { eventLoopTurnsDuring } from '../helpers/event-loop.ts';
 import {
   gaussianSource,
   randomHeadWeights,
@@ -315,16 +316,7 @@ test('the MC loop returns to the event loop between chunks (other requests are s
   const S = 100;
   const chunks = runner.chunksFor(S, BATCH).length;
   assert.equal(chunks, 20);
-  let turns = 0;
-  let done = false;
-  const tick = () => {
-    if (done) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  await runner.mc(phi, BATCH, { samples: S, seed: 4 });
-  done = true;
+  const turns = await eventLoopTurnsDuring(() => runner.mc(phi, BATCH, { samples: S, seed: 4 }));
   assert.ok(turns >= chunks, `the event loop turned ${turns} times during ${chunks} chunks`);
 });
 

@@ -7,6 +7,7 @@ import { EmbeddingCache } from '../../src/text/embedding-cache.ts';
 import { buildTextTower } from '../../src/training/common/text-tower.ts';
 import { PromptTokenizer, wordLevelTokenizerJson } from '../../src/format/tokenizer.ts';
 import { mulberry32 } from '../reference/heads.ts';
+import { eventLoopTurnsDuring } from '../helpers/event-loop.ts';
 
 const words = ['a', 'photo', 'of', 'red', 'circle', 'blue', 'square'];
 const W = 4, E = 3, V = words.length + 2;
@@ -106,16 +107,7 @@ test('the event loop turns between text-tower batches (other requests are served
   const base = await textTower(7);
   const tower = recorded(base);
   const embedder = new LabelEmbedder(tower.session, new PromptTokenizer(wordLevelTokenizerJson(words)), new EmbeddingCache(1000), E, 32);
-  let turns = 0;
-  let done = false;
-  const tick = () => {
-    if (done) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  await embedder.embed(manyLabels, manyTemplates);
-  done = true;
+  const turns = await eventLoopTurnsDuring(() => embedder.embed(manyLabels, manyTemplates));
   assert.ok(tower.shapes.length >= 10, `${tower.shapes.length} runs`);
   assert.ok(turns >= tower.shapes.length, `the event loop turned ${turns} times during ${tower.shapes.length} runs`);
   await base.release();
