@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { extraParameterCount } from '../format/head-params.ts';
 import type { HeadSpec, Manifest } from '../format/manifest.ts';
 import type { EvaluationReport, ModeReport } from '../evaluate/evaluate.ts';
+import type { PredictMode } from '../pipelines/served-model.ts';
 
 const dir = process.argv[2] ?? '/tmp/fm-runs';
 
@@ -36,7 +37,7 @@ function meanStd(values: number[]): string {
   return `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
 }
 
-function mode(run: Run, m: 'mean' | 'mc'): ModeReport | undefined {
+function mode(run: Run, m: PredictMode): ModeReport | undefined {
   return run.report.modes.find((x) => x.mode === m);
 }
 

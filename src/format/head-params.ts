@@ -1,6 +1,6 @@
 // Head parameters: edward2 tensor names and shapes, and extra-parameter counts (docs/method.md).
 // One table drives checkpoint validation, the random checkpoint generator and the graph builders.
-import type { HeadSpec } from './manifest.ts';
+import type { Covariance, HeadSpec } from './manifest.ts';
 
 /** Head weights as read from head.safetensors: name -> float32 data with its shape. */
 export type HeadWeights = Map<string, { dims: number[]; data: Float32Array }>;
@@ -43,7 +43,7 @@ export function requireR(spec: HeadSpec): number {
   return spec.R;
 }
 
-export function covarianceOf(spec: HeadSpec): 'param-efficient' | 'full' {
+export function covarianceOf(spec: HeadSpec): Covariance {
   return spec.covariance ?? 'param-efficient';
 }
 

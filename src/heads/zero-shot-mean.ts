@@ -1,11 +1,13 @@
 // The zero-shot head (docs/method.md, "Contrastive learning and zero-shot classification"): text
 // embeddings t_k are the class weights, tau the learned temperature. Mean mode, here in JS
-// (K x E multiply-adds per image): softmax(<z / |z|, t_k> / tau), noise off. The MC mode, with HET-XL noise on the image
-// embedding, runs on ONNX Runtime: src/heads/zero-shot-mc.ts.
+// (K x E multiply-adds per image): softmax(<z / |z|, t_k> / tau), noise off. The MC mode, with
+// HET-XL noise on the image embedding, runs on ONNX Runtime: src/heads/zero-shot-mc.ts.
 
 import { normaliseInPlace } from '../text/unit-norm.ts';
+import type { ZeroShotSpec } from '../format/manifest.ts';
 
-export type ImageNormalisation = 'after-noise' | 'before-noise';
+/** Where the image embedding is L2-normalised relative to the noise (the manifest's zeroShot.imageNormalisation). */
+export type ImageNormalisation = ZeroShotSpec['imageNormalisation'];
 
 export interface ZeroShotHeadSpec {
   /** Embedding width E. */

@@ -8,8 +8,8 @@
 //               the last sample is unpaired). Half the noise to generate, too.
 import { fillNormalRows } from './normal.ts';
 
-export type Estimator = 'plain' | 'antithetic';
-export const ESTIMATORS: readonly Estimator[] = ['plain', 'antithetic'];
+export const ESTIMATORS = ['plain', 'antithetic'] as const;
+export type Estimator = (typeof ESTIMATORS)[number];
 
 /** The noise rows [sCount, width] of samples sStart .. sStart + sCount - 1 under `estimator`. */
 export function fillEstimatorRows(out: Float32Array, estimator: Estimator, seed: number, stream: number, sStart: number, sCount: number, width: number): void {
