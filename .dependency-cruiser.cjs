@@ -51,6 +51,9 @@ module.exports = {
     { name: 'core-not-dev-deps', severity: 'error', comment: 'the core imports production dependencies only', from: { path: CORE }, to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] } },
     { name: 'no-undeclared-packages', severity: 'error', comment: 'every package imported is in package.json', from: {}, to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] } },
     { name: 'config-bottom', severity: 'error', comment: 'src/config.ts reads the environment and imports nothing of src/', from: { path: '^src/config[.]ts$' }, to: { path: '^src/' } },
+    // Nothing below src/http/ knows about Fastify: the pipelines must serve a batcher, the KServe
+    // protocol or a CLI unchanged.
+    { name: 'fastify-only-in-http', severity: 'error', comment: 'only src/http/ and the app import fastify and its plugins', from: { path: '^src/', pathNot: '^src/(http/|app[.]ts$|server[.]ts$|shutdown[.]ts$)' }, to: { path: 'node_modules/(fastify|@fastify)/' } },
     ...layerRules,
     // An import that does not resolve would be left out of every rule above.
     { name: 'not-to-unresolvable', severity: 'error', comment: 'every import resolves', from: {}, to: { couldNotResolve: true } },
