@@ -1,10 +1,11 @@
 // npm run evaluate -- <checkpoint folder> [--data DIR] [--samples S] [--seed N] [--out DIR]
 // Runs the checkpoint through the served path on the Fashion-MNIST test set (mean mode, and the
 // MC predictive for noisy heads) and writes evaluation.json and reliability-<mode>.png into
-// --out (default: the checkpoint folder). Prints the summary as one JSON line.
+// --out (default: the checkpoint folder). Prints the summary as one JSON line: accuracy, NLL, ECE,
+// Brier per mode, and under `uncertainty` each score's misclassification AUROC and selective prediction.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { evaluateCheckpoint, reportSummary, writeEvaluation } from '../evaluate/evaluate.ts';
+import { evaluateCheckpoint, reportSummary, uncertaintySummary, writeEvaluation } from '../evaluate/evaluate.ts';
 import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from '../training/fashion-mnist/data.ts';
 
 const { values, positionals } = parseArgs({
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   const report = await evaluateCheckpoint(dir, test, `Fashion-MNIST test set (${test.count} images, clean labels) from ${values.data}`, { samples, seed });
   const written = await writeEvaluation(report, values.out ?? dir);
   console.error(`wrote ${written.join(', ')}`);
-  console.log(JSON.stringify({ name: report.name, ...reportSummary(report) }));
+  console.log(JSON.stringify({ name: report.name, ...reportSummary(report), uncertainty: uncertaintySummary(report) }));
 }
 
 main().catch((error: unknown) => {

@@ -5,12 +5,13 @@
 import { parseArgs } from 'node:util';
 import { FASHION_MNIST_INPUT, FASHION_MNIST_LABELS } from '../synthetic/default-model.ts';
 import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, describeDataFiles, loadFashionMnist } from '../training/fashion-mnist/data.ts';
-import { FASHION_MNIST_NOISE_GROUPS, parseNoiseGroups } from '../training/fashion-mnist/label-noise.ts';
+import { FASHION_MNIST_NOISE_GROUPS, LABEL_NOISE_KINDS, parseNoiseGroups, type LabelNoiseKind } from '../training/fashion-mnist/label-noise.ts';
 import type { TemperatureConfig } from '../training/fashion-mnist/network.ts';
-import { runTraining } from '../training/fashion-mnist/run.ts';
+import { FLIPPED_LABEL_IMAGES, runTraining } from '../training/fashion-mnist/run.ts';
 import { tfWasm } from '../training/common/tf.ts';
+import { uncertaintySummary } from '../evaluate/evaluate.ts';
 import type { HeadType } from '../format/manifest.ts';
-import { numberFlag, positiveInt } from './args.ts';
+import { nonNegativeInt, numberFlag, positiveInt } from './args.ts';
 
 const HELP = `npm run train -- [options]
   --head het-xl|het|det     head type (default het-xl)
@@ -26,8 +27,13 @@ const HELP = `npm run train -- [options]
   --tau-min X --tau-max X   bounds of the learned tau (default 0.05, 5)
   --tau-lr X                Adam learning rate of the learned tau's t (default 0.01)
   --label-noise RATE        flip probability within each look-alike group, training labels only (default 0)
+  --label-noise-kind K      class: every image of a grouped class flips with RATE (default);
+                            input: image x flips with RATE * sigmoid(4 z(x)), z a fixed random projection
+                            of its pixels standardised within its class (docs/results-fashion-mnist.md)
   --noise-groups G          groups as "0,2,4,6;5,7,9" (default: tops 0,2,4,6 and footwear 5,7,9)
   --eval-samples S          MC samples in the evaluation (default 1000)   --eval-seed N (default 0)
+  --flip-eval-images N      with label noise: training images served to score flipped-label detection
+                            (default ${FLIPPED_LABEL_IMAGES}; 0: none)
   --no-evaluate             skip the test-set evaluation
   --train-limit N           use only the first N training images (smoke tests; recorded in the manifest)`;
 
@@ -50,9 +56,11 @@ const { values } = parseArgs({
     'tau-min': { type: 'string', default: '0.05' },
     'tau-max': { type: 'string', default: '5' },
     'label-noise': { type: 'string', default: '0' },
+    'label-noise-kind': { type: 'string', default: 'class' },
     'noise-groups': { type: 'string' },
     'eval-samples': { type: 'string', default: '1000' },
     'eval-seed': { type: 'string', default: '0' },
+    'flip-eval-images': { type: 'string', default: String(FLIPPED_LABEL_IMAGES) },
     'no-evaluate': { type: 'boolean', default: false },
     'train-limit': { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -77,6 +85,8 @@ async function main(): Promise<void> {
   if (temperature.kind === 'learned' && !(temperature.min < temperature.max)) throw new Error('--tau-min must be below --tau-max');
   const K = FASHION_MNIST_LABELS.length;
   const rate = numberFlag('label-noise', values['label-noise'], (v) => v >= 0 && v <= 1);
+  const kind = values['label-noise-kind'] as LabelNoiseKind;
+  if (!LABEL_NOISE_KINDS.includes(kind)) throw new Error(`--label-noise-kind must be ${LABEL_NOISE_KINDS.join(' or ')}, got "${values['label-noise-kind']}"`);
   const groups = values['noise-groups'] ? parseNoiseGroups(values['noise-groups'], K) : FASHION_MNIST_NOISE_GROUPS;
   const seed = numberFlag('seed', values.seed, (v) => Number.isSafeInteger(v) && v >= 0);
 
@@ -93,7 +103,9 @@ async function main(): Promise<void> {
   const R = numberFlag('rank', values.rank, positiveInt);
   const tauWords = temperature.kind === 'learned' ? `learned tau in [${temperature.min}, ${temperature.max}]` : `fixed tau ${temperature.tau}`;
   const headWords = head === 'det' ? 'DET (plain softmax)' : `${head === 'het' ? 'HET' : 'HET-XL'} (parameter-efficient, D = ${D}, R = ${R}, ${tauWords})`;
-  const noiseWords = rate > 0 ? `${Math.round(rate * 100)}% structured label noise (groups ${groups.map((g) => g.join(',')).join(' / ')})` : 'clean labels';
+  const groupWords = `groups ${groups.map((g) => g.join(',')).join(' / ')}`;
+  const noiseWords =
+    rate === 0 ? 'clean labels' : kind === 'input' ? `input-dependent label noise of at most ${Math.round(rate * 100)}% (${groupWords})` : `${Math.round(rate * 100)}% structured label noise (${groupWords})`;
   const result = await runTraining(train, {
     network: {
       hidden: numberFlag('hidden', values.hidden, positiveInt),
@@ -111,7 +123,7 @@ async function main(): Promise<void> {
       trainSamples: numberFlag('train-samples', values['train-samples'], positiveInt),
       seed,
     },
-    labelNoise: { rate, groups },
+    labelNoise: { kind, rate, groups },
     input: FASHION_MNIST_INPUT,
     labels: FASHION_MNIST_LABELS,
     modelsDir: values.out,
@@ -131,12 +143,14 @@ async function main(): Promise<void> {
       description: 'Fashion-MNIST test set (10,000 images, clean labels)',
       samples: numberFlag('eval-samples', values['eval-samples'], positiveInt),
       seed: numberFlag('eval-seed', values['eval-seed'], (v) => Number.isSafeInteger(v) && v >= 0),
+      flippedLabelImages: numberFlag('flip-eval-images', values['flip-eval-images'], nonNegativeInt),
     },
   });
   result.network.dispose();
   console.log(`wrote ${result.dir} (${result.summary.steps} steps, ${Math.round(result.summary.seconds)} s training, tau ${result.manifest.head.tau.toFixed(4)})`);
   const evaluation = result.manifest.provenance?.evaluation;
   if (evaluation) console.log(JSON.stringify(evaluation));
+  if (result.report) console.log(JSON.stringify({ uncertainty: uncertaintySummary(result.report) }));
 }
 
 main().catch((error: unknown) => {

@@ -35,6 +35,13 @@ export function metricSummary(m: Metrics): MetricSummary {
   return { count: m.count, accuracy: m.accuracy, nll: m.nll, ece: m.ece, brier: m.brier };
 }
 
+/** The index of the largest value, the first on ties: the predicted class of every metric here. */
+export function argMax(row: ArrayLike<number>): number {
+  let top = 0;
+  for (let k = 1; k < row.length; k++) if (row[k] > row[top]) top = k;
+  return top;
+}
+
 /** probs: [count, K] row-major; labels: count class indices. */
 export function classificationMetrics(probs: Float32Array, K: number, labels: ArrayLike<number>, binCount = ECE_BINS): Metrics {
   const count = labels.length;
@@ -50,9 +57,8 @@ export function classificationMetrics(probs: Float32Array, K: number, labels: Ar
     const y = labels[i];
     if (!(Number.isInteger(y) && y >= 0 && y < K)) throw new Error(`metrics: label ${y} of example ${i} is not in 0..${K - 1}`);
     const row = probs.subarray(i * K, (i + 1) * K);
-    let top = 0;
+    const top = argMax(row);
     for (let k = 0; k < K; k++) {
-      if (row[k] > row[top]) top = k; // the first on ties
       const target = k === y ? 1 : 0;
       brier += (row[k] - target) ** 2;
     }
