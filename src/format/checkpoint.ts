@@ -9,7 +9,7 @@ import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { headParamShapes } from './head-params.ts';
 import type { HeadWeights } from './head-params.ts';
-import { FORMAT_VERSION, HEAD_TYPES, Manifest } from './manifest.ts';
+import { FORMAT_VERSION, HEAD_TYPES, Manifest, type InputSpec } from './manifest.ts';
 import { temperatureTau } from './temperature.ts';
 import { validateBackbone, validateTextTower } from './onnx-io.ts';
 import { PromptTokenizer } from './tokenizer.ts';
@@ -152,6 +152,7 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
   }
   if (m.input.mean.length !== m.input.channels) fail(`input.mean has ${m.input.mean.length} values for ${m.input.channels} channel(s)`);
   if (m.input.std.length !== m.input.channels) fail(`input.std has ${m.input.std.length} values for ${m.input.channels} channel(s)`);
+  checkResize(m.input, fail);
   if (m.mc.defaultSamples > m.mc.maxSamples) fail(`mc.defaultSamples ${m.mc.defaultSamples} exceeds mc.maxSamples ${m.mc.maxSamples}`);
   if (m.task === 'zero-shot' && h.type === 'het') {
     fail('zero-shot models need head type det or het-xl (HET noise lives on the K logits, unknown before the request)');
@@ -159,12 +160,31 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
   if (m.task === 'zero-shot' && h.type === 'het-xl' && h.covariance !== 'param-efficient') {
     fail('zero-shot het-xl heads must use covariance "param-efficient" (the full form is not implemented for zero-shot)');
   }
+  if (m.task === 'zero-shot' && h.link === 'sigmoid') {
+    fail('zero-shot models need head.link "softmax" (a sigmoid link is served for classification models only)');
+  }
+  if (m.task === 'zero-shot' && h.type === 'het-xl' && h.R === 0) {
+    fail('zero-shot het-xl heads need head.R >= 1 (diagonal-only heads are served for classification models only)');
+  }
   if (m.task === 'zero-shot' && !m.zeroShot) fail('task zero-shot needs a zeroShot section (templates, imageNormalisation)');
   if (m.task === 'classification' && m.zeroShot) fail('zeroShot section given for a classification model (only task zero-shot reads it)');
   if (m.name !== folderName) {
     fail(`manifest name "${m.name}" differs from the folder name "${folderName}" (they must be equal: the folder name is the model's name)`);
   }
   return m;
+}
+
+/** resizeSize belongs to shorter-side-then-center-crop, which needs it at least as large as the crop (torchvision would pad). */
+function checkResize(input: InputSpec, fail: (problem: string) => never): void {
+  const { resize, resizeSize, height, width } = input;
+  if (resize !== 'shorter-side-then-center-crop') {
+    if (resizeSize !== undefined) fail(`input.resizeSize is read by resize "shorter-side-then-center-crop" only, not "${resize}"`);
+    return;
+  }
+  if (resizeSize === undefined) fail('input.resize "shorter-side-then-center-crop" needs input.resizeSize (the shorter side before the crop)');
+  if (resizeSize < Math.max(height, width)) {
+    fail(`input.resizeSize ${resizeSize} is smaller than the ${height} x ${width} crop (it must be at least ${Math.max(height, width)})`);
+  }
 }
 
 // --- head.safetensors ---------------------------------------------------------------------------

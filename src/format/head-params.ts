@@ -1,6 +1,6 @@
 // Head parameters: edward2 tensor names and shapes, and extra-parameter counts (docs/method.md).
 // One table drives checkpoint validation, the random checkpoint generator and the graph builders.
-import type { Covariance, HeadSpec } from './manifest.ts';
+import type { Covariance, HeadSpec, Link } from './manifest.ts';
 
 /** Head weights as read from head.safetensors: name -> float32 data with its shape. */
 export type HeadWeights = Map<string, { dims: number[]; data: Float32Array }>;
@@ -25,6 +25,8 @@ export function headParamShapes(spec: HeadSpec): ParamShape[] {
     { name: 'diag_layer/kernel', dims: [D, N] },
     { name: 'diag_layer/bias', dims: [N] },
   ];
+  // R = 0: diagonal noise only, so no low-rank layers (edward2 num_factors = 0).
+  if (R === 0) return [...loc, ...diag];
   if (covarianceOf(spec) === 'full') {
     return [...loc, { name: 'scale_layer/kernel', dims: [D, N * R] }, { name: 'scale_layer/bias', dims: [N * R] }, ...diag];
   }
@@ -45,6 +47,11 @@ export function requireR(spec: HeadSpec): number {
 
 export function covarianceOf(spec: HeadSpec): Covariance {
   return spec.covariance ?? 'param-efficient';
+}
+
+/** The head's link; a spec that does not say is softmax (every checkpoint before the field). */
+export function linkOf(spec: HeadSpec): Link {
+  return spec.link ?? 'softmax';
 }
 
 /** Parameters beyond the DET head's W and b (biases included), as in docs/method.md. */

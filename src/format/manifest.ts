@@ -12,6 +12,13 @@ export type HeadType = Static<typeof HeadType>;
 export const Covariance = Type.Union([Type.Literal('param-efficient'), Type.Literal('full')]);
 export type Covariance = Static<typeof Covariance>;
 
+/**
+ * How logits become probabilities (docs/method.md): softmax over the K classes (one label per
+ * image), or a sigmoid per class (independent labels, edward2's MCSigmoidDenseFA).
+ */
+export const LINKS = ['softmax', 'sigmoid'] as const;
+export type Link = (typeof LINKS)[number];
+
 export const HeadSpec = Type.Object(
   {
     type: HeadType,
@@ -21,8 +28,10 @@ export const HeadSpec = Type.Object(
     D: Type.Integer({ minimum: 1 }),
     /** Number of classes. */
     K: Type.Integer({ minimum: 1 }),
-    /** Factors of the low-rank covariance (het, het-xl). */
-    R: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Factors of the low-rank covariance (het, het-xl); 0: diagonal noise only, no scale_layer_* tensors. */
+    R: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** softmax or sigmoid; absent reads as softmax (the loader writes the default in). */
+    link: Type.Optional(Type.Union(LINKS.map((l) => Type.Literal(l)), { default: 'softmax' })),
     /** Softmax temperature actually used: the learned value for HET-XL. */
     tau: Type.Number({ exclusiveMinimum: 0 }),
     /** Provenance of a learned tau: tau = min + (max - min) * sigmoid(t). */
@@ -36,18 +45,51 @@ export const HeadSpec = Type.Object(
 );
 export type HeadSpec = Static<typeof HeadSpec>;
 
+/** Tensor names of backbone.onnx: image in, pre-logits out, unless `input.names` says otherwise. */
+export const BACKBONE_INPUT = 'image';
+export const BACKBONE_OUTPUT = 'prelogits';
+
+/** The names an exported backbone gives its two tensors (torch.onnx.export's input_names / output_names). */
+export const BackboneNames = Type.Object(
+  {
+    image: Type.String({ minLength: 1, default: BACKBONE_INPUT }),
+    prelogits: Type.String({ minLength: 1, default: BACKBONE_OUTPUT }),
+  },
+  { additionalProperties: false },
+);
+export type BackboneNames = Static<typeof BackboneNames>;
+
+/**
+ * How the resize samples: sharp's kernels under the names of torchvision's InterpolationMode
+ * (PIL's filters). lanczos3 is sharp's default, what every checkpoint without `kernel` gets.
+ */
+export const RESIZE_KERNELS = ['nearest', 'bilinear', 'bicubic', 'lanczos3'] as const;
+export type ResizeKernel = (typeof RESIZE_KERNELS)[number];
+
 export const InputSpec = Type.Object(
   {
     height: Type.Integer({ minimum: 1, maximum: 4096 }),
     width: Type.Integer({ minimum: 1, maximum: 4096 }),
     channels: Type.Union([Type.Literal(1), Type.Literal(3)]),
     layout: Type.Union([Type.Literal('NCHW'), Type.Literal('NHWC')], { default: 'NCHW' }),
-    /** stretch: resize to height x width ignoring aspect; center-crop: cover then crop the centre; pad: contain, pad with black. */
-    resize: Type.Union([Type.Literal('stretch'), Type.Literal('center-crop'), Type.Literal('pad')], { default: 'stretch' }),
+    /**
+     * stretch: resize to height x width ignoring aspect; center-crop: cover then crop the centre; pad: contain, pad with black;
+     * shorter-side-then-center-crop: torchvision's Resize(resizeSize) then CenterCrop((height, width)).
+     */
+    resize: Type.Union(
+      [Type.Literal('stretch'), Type.Literal('center-crop'), Type.Literal('pad'), Type.Literal('shorter-side-then-center-crop')],
+      { default: 'stretch' },
+    ),
+    /** The shorter side after the resize, for shorter-side-then-center-crop only (at least height and width). */
+    resizeSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    /** The resize's sampling kernel; absent: lanczos3. */
+    kernel: Type.Optional(Type.Union(RESIZE_KERNELS.map((k) => Type.Literal(k)))),
     /** Pixel values are first multiplied by scale (e.g. 1/255), then normalised as (x - mean) / std per channel. */
     scale: Type.Number({ default: 1 / 255 }),
     mean: Type.Array(Type.Number(), { minItems: 1, maxItems: 3 }),
     std: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 3 }),
+    /** The backbone's tensor names; absent: image and prelogits. */
+    names: Type.Optional(BackboneNames),
   },
   { additionalProperties: false },
 );
@@ -106,6 +148,7 @@ export type Manifest = Static<typeof Manifest>;
 export const TEXT_INPUT = 'input_ids';
 export const TEXT_OUTPUT = 'text_embedding';
 
-/** Tensor names of backbone.onnx: image in, pre-logits out. */
-export const BACKBONE_INPUT = 'image';
-export const BACKBONE_OUTPUT = 'prelogits';
+/** The backbone's tensor names of a checkpoint: `input.names`, or image and prelogits. */
+export function backboneNames(input: InputSpec): BackboneNames {
+  return input.names ?? { image: BACKBONE_INPUT, prelogits: BACKBONE_OUTPUT };
+}

@@ -3,7 +3,7 @@
 // manifest implies. Symbolic or unknown sizes pass (ORT checks them at run time).
 import onnxProto from 'onnx-proto';
 import { CheckpointError } from './errors.ts';
-import { BACKBONE_INPUT, BACKBONE_OUTPUT, TEXT_INPUT, TEXT_OUTPUT, type Manifest } from './manifest.ts';
+import { backboneNames, TEXT_INPUT, TEXT_OUTPUT, type Manifest } from './manifest.ts';
 
 const { onnx } = onnxProto;
 
@@ -73,27 +73,29 @@ function checkEmbeddingOutput(vi: ValueInfo, D: number, fail: Fail): void {
   if (typeof out.dims[0] === 'number') fail(`${what} has a fixed batch dimension ${out.dims[0]}; export it with a dynamic batch (dim_param)`);
 }
 
-/** backbone.onnx: "image" float32 [B, ...manifest input] -> "prelogits" float32 [B, D]. */
+/** backbone.onnx: "image" float32 [B, ...manifest input] -> "prelogits" float32 [B, D], under the names of `input.names`. */
 export function validateBackbone(bytes: Uint8Array, manifest: Manifest, file: string): void {
   const fail: Fail = (problem) => {
     throw new CheckpointError(file, problem);
   };
-  const io = findIo(bytes, BACKBONE_INPUT, BACKBONE_OUTPUT, fail);
   const { input, head } = manifest;
+  const tensors = backboneNames(input);
+  const imageName = tensors.image;
+  const io = findIo(bytes, imageName, tensors.prelogits, fail);
   const img = shapeOf(io.input);
-  checkElemType(`input "${BACKBONE_INPUT}"`, img.elemType, onnx.TensorProto.DataType.FLOAT, fail);
+  checkElemType(`input "${imageName}"`, img.elemType, onnx.TensorProto.DataType.FLOAT, fail);
   if (img.dims) {
     const want = input.layout === 'NHWC' ? ['B', input.height, input.width, input.channels] : ['B', input.channels, input.height, input.width];
     const names = input.layout === 'NHWC' ? ['batch', 'height', 'width', 'channels'] : ['batch', 'channels', 'height', 'width'];
     const expectedText = `[B, ${want.slice(1).join(', ')}] (${input.layout})`;
-    if (img.dims.length !== 4) fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, expected rank 4 ${expectedText}`);
+    if (img.dims.length !== 4) fail(`input "${imageName}" has shape ${fmtShape(img.dims)}, expected rank 4 ${expectedText}`);
     if (typeof img.dims[0] === 'number') {
-      fail(`input "${BACKBONE_INPUT}" has a fixed batch dimension ${img.dims[0]}; export it with a dynamic batch (dim_param) so requests can be batched`);
+      fail(`input "${imageName}" has a fixed batch dimension ${img.dims[0]}; export it with a dynamic batch (dim_param) so requests can be batched`);
     }
     for (let i = 1; i < 4; i++) {
       const d = img.dims[i];
       if (typeof d === 'number' && d !== want[i]) {
-        fail(`input "${BACKBONE_INPUT}" has shape ${fmtShape(img.dims)}, but the manifest's input says ${expectedText}: ${names[i]} ${d} != ${want[i]}`);
+        fail(`input "${imageName}" has shape ${fmtShape(img.dims)}, but the manifest's input says ${expectedText}: ${names[i]} ${d} != ${want[i]}`);
       }
     }
   }

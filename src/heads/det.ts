@@ -1,10 +1,10 @@
-// DET: p = softmax((W^T phi + b) / tau). No noise: its sample graph sees one "sample" (Sc = 1).
+// DET: p = softmax((W^T phi + b) / tau), or per class sigmoid((W^T phi + b) / tau). No noise: its sample graph sees one "sample" (Sc = 1).
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { addSampleReductions } from '../mc/sample-graph.ts';
+import { addLinkReductions, buildLocModel } from './graph-parts.ts';
 import { CENTER, LOGITS, type HeadGraphs, type SampleOutput } from './graph-io.ts';
 import { BATCH, SAMPLES } from '../mc/sample-graph.ts';
-import type { HeadWeights } from '../format/head-params.ts';
+import { linkOf, type HeadWeights } from '../format/head-params.ts';
 import { locBias, scaled } from './weights.ts';
 import { requireWeight } from '../format/head-params.ts';
 
@@ -25,7 +25,7 @@ export function addClassifierAndOutputs(g: GraphBuilder, spec: HeadSpec, weights
   const ones = g.op('ConstantOfShape', [onesShape], { value: { tensor: new Float32Array([1]), dims: [1] } });
   const logits = g.op('MatMul', [g.op('Concat', [z, ones], { axis: 2 }), kernel]); // [B, Sc, K]
   if (output === 'logits') g.output(logits, LOGITS, [BATCH, SAMPLES, K]);
-  else addSampleReductions(g, logits, K);
+  else addLinkReductions(g, spec, logits);
 }
 
 function buildDetSampleModel(spec: HeadSpec, weights: HeadWeights, output: SampleOutput): Uint8Array {
@@ -38,12 +38,14 @@ function buildDetSampleModel(spec: HeadSpec, weights: HeadWeights, output: Sampl
 export function buildDetGraphs(spec: HeadSpec, weights: HeadWeights): HeadGraphs {
   return {
     type: 'det',
+    link: linkOf(spec),
     D: spec.D,
     K: spec.K,
     R: 0,
     noiseWidth: 0,
     centerWidth: spec.D,
     scaleTensors: [],
+    locModel: buildLocModel(spec, weights),
     sampleModel: buildDetSampleModel(spec, weights, 'reductions'),
     buildLogitsModel: () => buildDetSampleModel(spec, weights, 'logits'),
   };

@@ -1,16 +1,18 @@
 // The tensor names and the shape of the graph set every head builder produces, so that the
 // runner can drive DET, HET and HET-XL the same way.
 //
-// Three graphs per head, each weight in exactly one of them (ORT sessions do not share
+// Three graphs per head, each weight in exactly one of them but W (ORT sessions do not share
 // initializers, and at JFT scale W alone is 121 MB):
 //   center graph (HET only)  phi [B, D] -> loc = W^T phi + b [B, K]: the noise-free logits,
 //                            computed once per image and shared by every sample.
+//   loc graph (DET, HET-XL)  the same product, for the logits a request may ask for; it holds
+//                            a second copy of W (the sample graph's is divided by tau).
 //   scale graph (HET, HET-XL) phi [B, D] -> the per-image noise scales (v, d or V^T, d).
 //   sample graph             center, scales, eps_R [Sc, R], eps_D [Sc, N] -> per-chunk
 //                            reductions over the Sc samples (or, for diagnostics, the logits).
 // Mean mode runs the sample graph with the scales set to zero and Sc = 1: the noise is then
 // exactly 0, so DET and HET-XL share one code path and W lives in one session only.
-import type { HeadType } from '../format/manifest.ts';
+import type { HeadType, Link } from '../format/manifest.ts';
 
 /** Graph inputs. */
 export const PHI = 'phi';
@@ -34,6 +36,8 @@ export interface ScaleTensor {
 
 export interface HeadGraphs {
   type: HeadType;
+  /** Which reductions the sample graph ends in: softmax (addSampleReductions) or sigmoid. */
+  link: Link;
   D: number;
   K: number;
   /** Factors of the low-rank noise (0 for DET). */
@@ -44,6 +48,11 @@ export interface HeadGraphs {
   centerWidth: number;
   /** phi -> loc (HET only; otherwise the center is phi itself). */
   centerModel?: Uint8Array;
+  /**
+   * phi -> loc for DET and HET-XL, whose sample graphs hold W with 1/tau folded in: the noise-free
+   * untempered logits asked for with include=logits (HET's centerModel is that graph already).
+   */
+  locModel?: Uint8Array;
   /** phi -> scale tensors (absent for DET). */
   scaleModel?: Uint8Array;
   scaleTensors: ScaleTensor[];

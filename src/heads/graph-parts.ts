@@ -1,15 +1,18 @@
-// Pieces of ONNX graph shared by the head builders: the per-image noise scales and the sampled
-// noise (the per-chunk reductions are the MC machinery's: src/mc/sample-graph.ts).
-import type { GraphBuilder } from '../engine/graph.ts';
+// Pieces of ONNX graph shared by the head builders: the noise-free logits, the per-image noise
+// scales, the sampled noise, and the choice of the link's per-chunk reductions (the reductions
+// themselves are the MC machinery's: src/mc/sample-graph.ts).
+import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { covarianceOf } from '../format/head-params.ts';
-import { BATCH, EPS_D, EPS_R, SAMPLES } from '../mc/sample-graph.ts';
-import { PHI, SCALE_D, SCALE_V, SCALE_VT, type ScaleTensor } from './graph-io.ts';
+import { covarianceOf, linkOf } from '../format/head-params.ts';
+import { addSampleReductions, addSigmoidSampleReductions, BATCH, EPS_D, EPS_R, SAMPLES } from '../mc/sample-graph.ts';
+import { LOC, PHI, SCALE_D, SCALE_V, SCALE_VT, type ScaleTensor } from './graph-io.ts';
+import { locBias } from './weights.ts';
 import { requireWeight } from '../format/head-params.ts';
 import type { HeadWeights } from '../format/head-params.ts';
 
 /** The scale tensors a noisy head of this spec passes from its scale graph to its sample graph. */
 export function scaleTensorsOf(spec: HeadSpec, N: number, R: number): ScaleTensor[] {
+  if (R === 0) return [{ name: SCALE_D, dims: [N] }];
   return covarianceOf(spec) === 'full'
     ? [{ name: SCALE_VT, dims: [R, N] }, { name: SCALE_D, dims: [N] }]
     : [{ name: SCALE_V, dims: [N] }, { name: SCALE_D, dims: [N] }];
@@ -28,6 +31,7 @@ export function addScaleGraph(g: GraphBuilder, spec: HeadSpec, weights: HeadWeig
   const d = g.op('Add', [g.op('Softplus', [g.op('Gemm', [phi, diagKernel, diagBias])]), g.scalar(spec.minScale, 'min_scale')]);
   g.output(d, SCALE_D, [BATCH, N]);
 
+  if (R === 0) return; // diagonal only: no low-rank layers
   if (covarianceOf(spec) === 'full') {
     const kernel = g.initializer('scale_kernel', requireWeight(weights, 'scale_layer/kernel', [D, N * R]), [D, N * R]);
     const bias = g.initializer('scale_bias', requireWeight(weights, 'scale_layer/bias', [N * R]), [N * R]);
@@ -46,14 +50,17 @@ export function addScaleGraph(g: GraphBuilder, spec: HeadSpec, weights: HeadWeig
  * returns the noise [B, Sc, N] = V eps_R + d * eps_D, where V eps_R is
  * (eps_R J + b_J) * v (parameter-efficient) or eps_R V^T (full). Each scale is first
  * multiplied by `scaleFactor` (HET folds 1/tau in here; 1 leaves them as they are).
+ * With R = 0 the noise is d * eps_D alone and the graph has no eps_R input (a [Sc, 0] tensor
+ * would be legal ONNX, but there is nothing to feed it).
  */
 export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, N: number, R: number, scaleFactor: number): string {
-  const epsR = g.input(EPS_R, [SAMPLES, R]);
+  const epsR = R > 0 ? g.input(EPS_R, [SAMPLES, R]) : undefined;
   const epsD = g.input(EPS_D, [SAMPLES, N]);
   const rescale = (t: string) => (scaleFactor === 1 ? t : g.op('Mul', [t, g.scalar(scaleFactor, 'inv_tau')]));
   const d = rescale(g.input(SCALE_D, [BATCH, N]));
   // [B, 1, N] * [Sc, N] broadcasts to [B, Sc, N]: one noise block shared by the whole batch.
   const diagonal = g.op('Mul', [g.op('Unsqueeze', [d, g.ints([1])]), epsD]);
+  if (epsR === undefined) return diagonal;
 
   let lowRank: string;
   if (covarianceOf(spec) === 'full') {
@@ -67,4 +74,23 @@ export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWe
     lowRank = g.op('Mul', [g.op('Unsqueeze', [v, g.ints([1])]), factor]);
   }
   return g.op('Add', [lowRank, diagonal]);
+}
+
+/** The sample graph's reductions of tempered logits [B, Sc, K] under the head's link. */
+export function addLinkReductions(g: GraphBuilder, spec: HeadSpec, tempered: string): void {
+  if (linkOf(spec) === 'sigmoid') addSigmoidSampleReductions(g, tempered, spec.K);
+  else addSampleReductions(g, tempered, spec.K);
+}
+
+/**
+ * phi [B, D] -> loc = W^T phi + b [B, K], untempered: HET's center graph, and every head's
+ * noise-free logits (edward2's return_locs).
+ */
+export function buildLocModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
+  const { D, K } = spec;
+  const g = new GraphBuilder(`${spec.type.replace('-', '_')}_loc`);
+  const W = g.initializer('loc_kernel', requireWeight(weights, 'loc_layer/kernel', [D, K]), [D, K]);
+  const b = g.initializer('loc_bias', locBias(weights, K), [K]);
+  g.output(g.op('Gemm', [g.input(PHI, [BATCH, D]), W, b]), LOC, [BATCH, K]);
+  return g.toBytes(`${spec.type.toUpperCase()} head, noise-free logits`);
 }

@@ -1,14 +1,14 @@
 // HET-XL: noise in the D-dimensional pre-logit space (docs/method.md):
-// z_s = phi + V'(x) eps_R,s + d'(x) * eps_D,s;  u_s = W^T z_s + b;  p_s = softmax(u_s / tau).
+// z_s = phi + V'(x) eps_R,s + d'(x) * eps_D,s;  u_s = W^T z_s + b;  p_s = softmax(u_s / tau) (or sigmoid).
 // phi is added in the D-dimensional space before the one [B * Sc, D] x [D, K] product: sharing
 // the noise-free logits W^T phi + b instead would cost an extra pass over the [B, Sc, K] logits.
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
 import { addClassifierAndOutputs } from './det.ts';
-import { addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
+import { addSampledNoise, addScaleGraph, buildLocModel, scaleTensorsOf } from './graph-parts.ts';
 import { CENTER, type HeadGraphs, type SampleOutput } from './graph-io.ts';
 import { BATCH } from '../mc/sample-graph.ts';
-import { requireR } from '../format/head-params.ts';
+import { linkOf, requireR } from '../format/head-params.ts';
 import type { HeadWeights } from '../format/head-params.ts';
 
 function buildHetXlScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
@@ -30,6 +30,7 @@ export function buildHetXlGraphs(spec: HeadSpec, weights: HeadWeights): HeadGrap
   const R = requireR(spec);
   return {
     type: 'het-xl',
+    link: linkOf(spec),
     D: spec.D,
     K: spec.K,
     R,
@@ -37,6 +38,7 @@ export function buildHetXlGraphs(spec: HeadSpec, weights: HeadWeights): HeadGrap
     centerWidth: spec.D,
     scaleModel: buildHetXlScaleModel(spec, weights),
     scaleTensors: scaleTensorsOf(spec, spec.D, R),
+    locModel: buildLocModel(spec, weights),
     sampleModel: buildHetXlSampleModel(spec, weights, 'reductions'),
     buildLogitsModel: () => buildHetXlSampleModel(spec, weights, 'logits'),
   };

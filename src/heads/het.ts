@@ -1,25 +1,13 @@
 // HET: noise in the K-dimensional logit space (docs/method.md):
-// u_s = W^T phi + b + V(x) eps_R,s + d(x) * eps_D,s;  p_s = softmax(u_s / tau).
+// u_s = W^T phi + b + V(x) eps_R,s + d(x) * eps_D,s;  p_s = softmax(u_s / tau) (or sigmoid).
 // The noise-free logits loc = W^T phi + b come from their own small graph, once per image.
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { addSampledNoise, addScaleGraph, scaleTensorsOf } from './graph-parts.ts';
-import { addSampleReductions } from '../mc/sample-graph.ts';
-import { CENTER, LOC, LOGITS, PHI, type HeadGraphs, type SampleOutput } from './graph-io.ts';
+import { addLinkReductions, addSampledNoise, addScaleGraph, buildLocModel, scaleTensorsOf } from './graph-parts.ts';
+import { CENTER, LOGITS, type HeadGraphs, type SampleOutput } from './graph-io.ts';
 import { BATCH, SAMPLES } from '../mc/sample-graph.ts';
-import { requireR } from '../format/head-params.ts';
+import { linkOf, requireR } from '../format/head-params.ts';
 import type { HeadWeights } from '../format/head-params.ts';
-import { locBias } from './weights.ts';
-import { requireWeight } from '../format/head-params.ts';
-
-function buildHetCenterModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
-  const { D, K } = spec;
-  const g = new GraphBuilder('het_loc');
-  const W = g.initializer('loc_kernel', requireWeight(weights, 'loc_layer/kernel', [D, K]), [D, K]);
-  const b = g.initializer('loc_bias', locBias(weights, K), [K]);
-  g.output(g.op('Gemm', [g.input(PHI, [BATCH, D]), W, b]), LOC, [BATCH, K]);
-  return g.toBytes('HET head, noise-free logits');
-}
 
 function buildHetScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
   const g = new GraphBuilder('het_scales');
@@ -38,7 +26,7 @@ function buildHetSampleModel(spec: HeadSpec, weights: HeadWeights, output: Sampl
   const noise = addSampledNoise(g, spec, weights, K, requireR(spec), factor); // [B, Sc, K]
   const logits = g.op('Add', [g.op('Unsqueeze', [loc, g.ints([1])]), noise]);
   if (output === 'logits') g.output(logits, LOGITS, [BATCH, SAMPLES, K]);
-  else addSampleReductions(g, logits, K);
+  else addLinkReductions(g, spec, logits);
   return g.toBytes(`HET head, ${output}`);
 }
 
@@ -51,7 +39,8 @@ export function buildHetGraphs(spec: HeadSpec, weights: HeadWeights): HeadGraphs
     R,
     noiseWidth: spec.K,
     centerWidth: spec.K,
-    centerModel: buildHetCenterModel(spec, weights),
+    link: linkOf(spec),
+    centerModel: buildLocModel(spec, weights),
     scaleModel: buildHetScaleModel(spec, weights),
     scaleTensors: scaleTensorsOf(spec, spec.K, R),
     sampleModel: buildHetSampleModel(spec, weights, 'reductions'),

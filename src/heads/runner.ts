@@ -2,11 +2,11 @@
 // the MC predictive through the one chunked loop of src/mc/loop.ts.
 import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session, type Tensor } from '../engine/session.ts';
 import type { HeadWeights } from '../format/head-params.ts';
-import type { HeadSpec } from '../format/manifest.ts';
+import type { HeadSpec, Link } from '../format/manifest.ts';
 import { DEFAULT_MEMORY_BUDGET_BYTES, maxSamplesPerChunk, planChunks, type Chunk } from '../mc/chunking.ts';
-import { runMc } from '../mc/loop.ts';
-import { ARGMAX, ENTROPY, EPS_D, EPS_R, SHIFT } from '../mc/sample-graph.ts';
-import type { McOptions, McResult } from '../mc/types.ts';
+import { runMc, runSigmoidMc, type McShape, type RunChunk } from '../mc/loop.ts';
+import { ARGMAX, BINARY_ENTROPY_SUM, ENTROPY, EPS_D, EPS_R, SHIFT } from '../mc/sample-graph.ts';
+import type { McOptions, McResult, SigmoidMcResult } from '../mc/types.ts';
 import { NoiseCache } from '../noise/cache.ts';
 import { ESTIMATORS } from '../noise/estimator.ts';
 import { buildHeadGraphs } from './graphs.ts';
@@ -23,7 +23,7 @@ export interface HeadRunnerOptions {
 const DEFAULT_NOISE_CACHE_BYTES = 64 * 1024 * 1024;
 
 type Feeds = Record<string, Tensor>;
-type HeadMetadata = Pick<HeadGraphs, 'type' | 'D' | 'K' | 'R' | 'noiseWidth' | 'centerWidth' | 'scaleTensors'>;
+type HeadMetadata = Pick<HeadGraphs, 'type' | 'link' | 'D' | 'K' | 'R' | 'noiseWidth' | 'centerWidth' | 'scaleTensors'>;
 
 export class OrtHeadRunner implements HeadRunner {
   private constructor(
@@ -33,6 +33,8 @@ export class OrtHeadRunner implements HeadRunner {
     private readonly centerSession: Session | undefined,
     private readonly scaleSession: Session | undefined,
     private readonly sampleSession: Session,
+    /** DET and HET-XL: phi -> the noise-free logits (HET takes them from its center session). */
+    private readonly locSession: Session | undefined,
   ) {}
 
   static async create(spec: HeadSpec, weights: HeadWeights, engine: EngineOptions, options: HeadRunnerOptions = {}): Promise<OrtHeadRunner> {
@@ -42,11 +44,12 @@ export class OrtHeadRunner implements HeadRunner {
     const center = graphs.centerModel && (await createSession(graphs.centerModel, engine));
     const scale = graphs.scaleModel && (await createSession(graphs.scaleModel, engine));
     const sample = await createSession(graphs.sampleModel, engine, { spinning: true });
+    const loc = graphs.locModel && (await createSession(graphs.locModel, engine));
     // Keep only the metadata: the model bytes and the weights (W alone can be 121 MB at JFT
     // scale) are garbage once the sessions exist.
-    const { type, D, K, R, noiseWidth, centerWidth, scaleTensors } = graphs;
+    const { type, link, D, K, R, noiseWidth, centerWidth, scaleTensors } = graphs;
     const noise = new NoiseCache(options.noiseCacheBytes ?? DEFAULT_NOISE_CACHE_BYTES);
-    return new OrtHeadRunner({ type, D, K, R, noiseWidth, centerWidth, scaleTensors }, budget, noise, center, scale, sample);
+    return new OrtHeadRunner({ type, link, D, K, R, noiseWidth, centerWidth, scaleTensors }, budget, noise, center, scale, sample, loc);
   }
 
   /** The execution provider the sessions run on. */
@@ -63,31 +66,66 @@ export class OrtHeadRunner implements HeadRunner {
     this.checkPhi(phi, batch);
     const { K } = this.graphs;
     const outputs = await this.sampleSession.run(await this.noiseFreeFeeds(phi, batch));
-    // With Sc = 1 the chunk's shift is that one sample's p: softmax((W^T phi + b) / tau).
+    // With Sc = 1 the chunk's shift is that one sample's p: softmax((W^T phi + b) / tau), or
+    // sigmoid((W^T phi + b) / tau) per class for a sigmoid head.
     const probs = outputs[SHIFT].data as Float32Array;
     return Array.from({ length: batch }, (_, b) => probs.slice(b * K, (b + 1) * K));
   }
 
+  get link(): Link {
+    return this.graphs.link;
+  }
+
+  /** The noise-free, untempered logits W^T phi + b, one [K] array per image. */
+  async logits(phi: Float32Array, batch: number): Promise<Float32Array[]> {
+    this.checkPhi(phi, batch);
+    const { K } = this.graphs;
+    const session = this.centerSession ?? this.locSession!;
+    const loc = (await session.run({ [PHI]: floatTensor(phi, [batch, this.graphs.D]) }))[LOC].data as Float32Array;
+    return Array.from({ length: batch }, (_, b) => loc.slice(b * K, (b + 1) * K));
+  }
+
   async mc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]> {
+    this.requireLink('softmax');
     this.checkPhi(phi, batch);
     checkMcOptions(options);
     // Before any session runs, not only between chunks: at small K all of S is one chunk.
     options.signal?.throwIfAborted();
     if (this.graphs.type === 'det') return this.detMc(phi, batch, options.samples);
+    return runMc(this.mcShape(batch), options, this.noise, await this.runChunkFor(phi, batch));
+  }
 
-    const perImage = await this.perImageFeeds(phi, batch);
-    const { K, R, noiseWidth } = this.graphs;
-    const shape = { batch, K, R, noiseWidth, samplesPerChunk: this.samplesPerChunk(batch) };
-    return runMc(shape, options, this.noise, (noise) => this.sampleSession.run({ ...perImage, ...noise }));
+  async sigmoidMc(phi: Float32Array, batch: number, options: McOptions): Promise<SigmoidMcResult[]> {
+    this.requireLink('sigmoid');
+    this.checkPhi(phi, batch);
+    checkMcOptions(options);
+    options.signal?.throwIfAborted();
+    if (this.graphs.type === 'det') return this.detSigmoidMc(phi, batch);
+    return runSigmoidMc(this.mcShape(batch), options, this.noise, await this.runChunkFor(phi, batch));
   }
 
   async dispose(): Promise<void> {
-    for (const session of [this.centerSession, this.scaleSession, this.sampleSession]) await session?.release();
+    for (const session of [this.centerSession, this.scaleSession, this.sampleSession, this.locSession]) await session?.release();
+  }
+
+  private requireLink(link: Link): void {
+    if (this.graphs.link !== link) throw new Error(`this head's link is ${this.graphs.link}: use ${this.graphs.link === 'sigmoid' ? 'sigmoidMc' : 'mc'}`);
+  }
+
+  private mcShape(batch: number): McShape {
+    const { K, R, noiseWidth } = this.graphs;
+    return { batch, K, R, noiseWidth, samplesPerChunk: this.samplesPerChunk(batch) };
+  }
+
+  /** One sample-graph run per chunk, with the per-image feeds computed once. */
+  private async runChunkFor(phi: Float32Array, batch: number): Promise<RunChunk> {
+    const perImage = await this.perImageFeeds(phi, batch);
+    return (noise) => this.sampleSession.run({ ...perImage, ...noise });
   }
 
   private samplesPerChunk(batch: number): number {
-    const { K, noiseWidth, R } = this.graphs;
-    return maxSamplesPerChunk(this.memoryBudgetBytes, batch, K, noiseWidth, R);
+    const { K, noiseWidth, R, link } = this.graphs;
+    return maxSamplesPerChunk(this.memoryBudgetBytes, batch, K, noiseWidth, R, link);
   }
 
   /** DET: every p_s is the same p, so S samples cost one evaluation. */
@@ -102,6 +140,19 @@ export class OrtHeadRunner implements HeadRunner {
       std: new Float32Array(K),
       expectedEntropy: entropy[b],
       sampleArgmax: new Int32Array(samples).fill(Number(argmax[b])),
+    }));
+  }
+
+  /** DET, sigmoid link: every q_s is the same q, so the std is 0 and E[h(q_s)] = h(q). */
+  private async detSigmoidMc(phi: Float32Array, batch: number): Promise<SigmoidMcResult[]> {
+    const { K } = this.graphs;
+    const outputs = await this.sampleSession.run(await this.noiseFreeFeeds(phi, batch));
+    const probs = outputs[SHIFT].data as Float32Array;
+    const binaryEntropy = outputs[BINARY_ENTROPY_SUM].data as Float32Array;
+    return Array.from({ length: batch }, (_, b) => ({
+      probs: probs.slice(b * K, (b + 1) * K),
+      std: new Float32Array(K),
+      expectedBinaryEntropy: Float64Array.from(binaryEntropy.subarray(b * K, (b + 1) * K)),
     }));
   }
 
@@ -124,7 +175,7 @@ export class OrtHeadRunner implements HeadRunner {
       const size = dims.reduce((a, b) => a * b, batch);
       feeds[name] = floatTensor(new Float32Array(size), [batch, ...dims]);
     }
-    feeds[EPS_R] = floatTensor(new Float32Array(R), [1, R]);
+    if (R > 0) feeds[EPS_R] = floatTensor(new Float32Array(R), [1, R]);
     feeds[EPS_D] = floatTensor(new Float32Array(noiseWidth), [1, noiseWidth]);
     return feeds;
   }

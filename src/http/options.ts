@@ -1,6 +1,7 @@
 // Request options: merged from the query string and the body, converted, and checked against the
-// model's and the server's limits. The model's options (mode, samples, seed, estimator) go to
-// predict(); the response's (topK, encoding, topN) stay in HTTP.
+// model's and the server's limits. The model's options (mode, samples, seed, estimator, and
+// whether to compute the logits) go to predict(); the response's (topK, encoding, topN,
+// threshold) stay in HTTP.
 import type { FastifyRequest } from 'fastify';
 import { ESTIMATORS, PREDICT_MODES, type Estimator, type ModelMetadata, type PredictMode, type PredictOptions } from '../pipelines/served-model.ts';
 import { badRequest, clip } from './errors.ts';
@@ -14,6 +15,10 @@ export interface OptionLimits {
 export const ENCODINGS = ['json', 'f32-base64', 'top-n'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
 
+/** What `include` may add to a result: logits, the noise-free untempered W^T phi + b. */
+export const INCLUDES = ['logits'] as const;
+export type Include = (typeof INCLUDES)[number];
+
 export interface ResolvedOptions {
   /** For the model's predict() (the route adds the request's signal). */
   predict: PredictOptions & { estimator: Estimator };
@@ -21,19 +26,32 @@ export interface ResolvedOptions {
   encoding: Encoding;
   /** Classes listed by encoding 'top-n'. */
   topN: number;
+  /** Sigmoid heads: the labels with p_hat above this are listed. */
+  threshold: number;
 }
 
 const DEFAULT_SEED = 0;
 const DEFAULT_TOP_K = 5;
 const DEFAULT_TOP_N = 100;
+/** The usual decision threshold of a sigmoid output: the label is more likely present than not. */
+const DEFAULT_THRESHOLD = 0.5;
 const INTEGER_FIELDS = ['samples', 'seed', 'topK', 'topN'];
+const FRACTION_FIELDS = ['threshold'];
 // Decimal digits only: 010 is ten, while 0x10, 1e3, +5, -0, ' 5' and 5.0 are refused rather than
 // read as some number the client may not have meant. Huge values parse, and meet the range checks.
 const DECIMAL = /^\d+$/;
+// A fraction written as text: digits with an optional decimal part (0, 0.5, 1, 1.0, .25 too).
+const FRACTION = /^(\d+(\.\d*)?|\.\d+)$/;
 
 /** An integer option written as text (query string, multipart field). */
 function decimal(raw: string, name: string): number {
   if (!DECIMAL.test(raw)) throw badRequest('INVALID_OPTION', `option '${name}' must be a non-negative integer in decimal digits, got '${clip(raw)}'`);
+  return Number(raw);
+}
+
+/** A fractional option written as text (query string, multipart field). */
+function fraction(raw: string, name: string): number {
+  if (!FRACTION.test(raw)) throw badRequest('INVALID_OPTION', `option '${name}' must be a number in decimal notation, such as 0.5, got '${clip(raw)}'`);
   return Number(raw);
 }
 
@@ -48,6 +66,13 @@ export async function strictIntegerOptions(request: FastifyRequest): Promise<voi
   if (!declared) return;
   const query = request.query as Record<string, unknown>;
   const body = request.body !== null && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
+  for (const name of FRACTION_FIELDS) {
+    if (!(name in declared)) continue;
+    if (typeof query[name] === 'string') fraction(query[name], name);
+    if (name in body && typeof body[name] !== 'number') {
+      throw badRequest('INVALID_OPTION', `option '${name}' must be a JSON number, got ${clip(JSON.stringify(body[name]) ?? String(body[name]))}`);
+    }
+  }
   for (const name of INTEGER_FIELDS) {
     if (!(name in declared)) continue;
     if (typeof query[name] === 'string') decimal(query[name], name);
@@ -67,7 +92,7 @@ export function mergeOptions(query: Record<string, unknown>, body: Record<string
   for (const [key, raw] of Object.entries(body)) {
     if (!allowed.includes(key)) throw badRequest('UNKNOWN_OPTION', `unknown field '${clip(key)}'; options are ${allowed.join(', ')}`);
     if (key in merged) throw badRequest('CONFLICTING_OPTION', `option '${key}' given in both the query string and the body`);
-    merged[key] = typeof raw === 'string' && INTEGER_FIELDS.includes(key) ? decimal(raw, key) : raw;
+    merged[key] = typeof raw !== 'string' ? raw : INTEGER_FIELDS.includes(key) ? decimal(raw, key) : FRACTION_FIELDS.includes(key) ? fraction(raw, key) : raw;
   }
   return merged;
 }
@@ -113,5 +138,15 @@ export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown
 
   const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, K);
   if (topN < 1 || topN > K) throw badRequest('TOPN_OUT_OF_RANGE', `topN must be between 1 and K = ${K} for model ${model.name}, got ${topN}`);
-  return { predict: { mode, samples, seed, estimator }, topK, encoding, topN };
+
+  const threshold = raw.threshold ?? DEFAULT_THRESHOLD;
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) throw badRequest('INVALID_OPTION', `option 'threshold' must be a number`);
+  if (threshold < 0 || threshold > 1) throw badRequest('THRESHOLD_OUT_OF_RANGE', `threshold must be between 0 and 1, got ${threshold}`);
+
+  const include = raw.include;
+  if (include !== undefined && !INCLUDES.includes(include as Include)) {
+    throw badRequest('INVALID_OPTION', `option 'include' must be one of ${INCLUDES.join(', ')}, got '${clip(String(include))}'`);
+  }
+  const predict = { mode, samples, seed, estimator, ...(include === 'logits' ? { includeLogits: true } : {}) };
+  return { predict, topK, encoding, topN, threshold };
 }

@@ -1,11 +1,47 @@
 // Response pieces shared by classify, predictive and zero-shot.
-import { topClasses } from '../pipelines/predictions.ts';
+import { mostProbable, topClasses } from '../pipelines/predictions.ts';
 import type { Prediction, PredictOptions, ServedModel } from '../pipelines/served-model.ts';
-import type { ClassScore, Statistics } from './schemas.ts';
+import type { Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { BinaryStatistics, Statistics, type ClassScore } from './schemas.ts';
 
-/** Per image: the k most probable of `labels` (the model's classes, or a zero-shot request's labels) and the statistics. */
-export function classifyPredictions(predictions: Prediction[], labels: readonly string[], k: number): { classes: ClassScore[]; statistics: Statistics }[] {
-  return predictions.map((p) => ({ classes: topClasses(p, labels, k), statistics: p.statistics }));
+/** Softmax statistics; zero-shot heads are softmax heads (the loader refuses a sigmoid one). */
+function softmaxStatistics({ statistics }: Prediction): Static<typeof Statistics> {
+  if (statistics.predictiveEntropy === undefined) throw new Error('a sigmoid prediction where only softmax ones exist');
+  return statistics as Static<typeof Statistics>;
+}
+
+/**
+ * The statistics as the response schema has them. The schema's statistics are a union (softmax
+ * or sigmoid), and the serialiser picks a branch by validating against each: extra fields
+ * (mcStatistics' modalClass) would match neither, where a plain object schema just drops them.
+ */
+export function responseStatistics({ statistics }: Prediction): Static<typeof Statistics> | Static<typeof BinaryStatistics> {
+  return statistics.predictiveEntropy === undefined ? Value.Clean(BinaryStatistics, { ...statistics }) as Static<typeof BinaryStatistics> : Value.Clean(Statistics, { ...statistics }) as Static<typeof Statistics>;
+}
+
+/** Zero-shot, per image: the k most probable of the request's labels and the statistics. */
+export function classifyPredictions(predictions: Prediction[], labels: readonly string[], k: number): { classes: ClassScore[]; statistics: Static<typeof Statistics> }[] {
+  return predictions.map((p) => ({ classes: topClasses(p, labels, k), statistics: softmaxStatistics(p) }));
+}
+
+/**
+ * Classify, per image: the k most probable of the model's labels and the statistics; for a
+ * sigmoid head also every label above `threshold`; with include=logits the logits.
+ */
+export function classifierPredictions(predictions: Prediction[], labels: readonly string[], k: number, threshold: number) {
+  return predictions.map((p) => ({
+    classes: topClasses(p, labels, k),
+    statistics: responseStatistics(p),
+    ...(p.binary ? { aboveThreshold: aboveThreshold(p.probs, labels, threshold) } : {}),
+    ...(p.logits ? { logits: Array.from(p.logits) } : {}),
+  }));
+}
+
+/** Sigmoid heads: the classes with probability above `threshold`, most probable first (ties by the lower index). */
+export function aboveThreshold(probs: Float32Array, labels: readonly string[], threshold: number): { index: number; label: string; probability: number }[] {
+  const count = probs.reduce((n, p) => (p > threshold ? n + 1 : n), 0);
+  return mostProbable(probs, count).map(({ index, value }) => ({ index, label: labels[index] ?? String(index), probability: value }));
 }
 
 /** Run information of every response (samples, seed and estimator only in MC mode). */
@@ -16,4 +52,9 @@ export function runInfo(model: ServedModel, options: PredictOptions) {
     ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed, estimator: options.estimator ?? 'plain' } : {}),
     provider: model.metadata.provider,
   };
+}
+
+/** Sigmoid heads name their link and the threshold used; softmax responses stay as they were. */
+export function linkInfo(model: ServedModel, threshold: number): { link?: 'sigmoid'; threshold?: number } {
+  return model.metadata.link === 'sigmoid' ? { link: 'sigmoid', threshold } : {};
 }

@@ -1,10 +1,10 @@
 // TypeBox schemas of the HTTP surface. Fastify validates and serialises with them, and
 // src/cli/openapi.ts turns them into openapi/openapi.json: one source for both.
 import { Type, type Static } from '@sinclair/typebox';
-import { HeadSpec, InputSpec, ZeroShotSpec } from '../format/manifest.ts';
+import { HeadSpec, InputSpec, LINKS, ZeroShotSpec } from '../format/manifest.ts';
 import { MODEL_STATUSES } from '../pipelines/registry.ts';
 import { ESTIMATORS, PREDICT_MODES } from '../pipelines/served-model.ts';
-import { ENCODINGS } from './options.ts';
+import { ENCODINGS, INCLUDES } from './options.ts';
 
 /** A union of string literals from one of the domain's lists: each enum is defined once, below HTTP. */
 const literals = <T extends string>(values: readonly T[], options: { description?: string } = {}) => Type.Union(values.map((v) => Type.Literal(v)), options);
@@ -45,6 +45,21 @@ export const ClassifyOptionFields = {
   ...PredictOptionFields,
   topK: Type.Optional(Type.Integer({ minimum: 1, description: 'Classes returned per image (default min(5, K); at most min(K, MAX_TOP_K)).' })),
 };
+/** Options of classify and predictive only (not zero-shot). */
+const ClassifierOptionFields = {
+  threshold: Type.Optional(
+    Type.Number({
+      description:
+        'Sigmoid (multi-label) heads: the labels whose probability is above this are listed in aboveThreshold (default 0.5; 0 to 1, else 400 THRESHOLD_OUT_OF_RANGE). Softmax heads ignore it.',
+    }),
+  ),
+  include: Type.Optional(
+    literals(INCLUDES, {
+      description:
+        'logits: add the K noise-free, untempered logits W^T phi + b (edward2 return_locs) to each result; in mean mode the probabilities are softmax (or per-class sigmoid) of these logits divided by tau.',
+    }),
+  ),
+};
 export const Encoding = literals(ENCODINGS, {
   description:
     'json: arrays of K numbers. f32-base64: each array as base64 of its K little-endian float32 values (4K bytes before base64; at K = 29,593 about 158 kB per array instead of about 600 kB of JSON numbers). ' +
@@ -52,17 +67,19 @@ export const Encoding = literals(ENCODINGS, {
 });
 export const PredictiveOptionFields = {
   ...PredictOptionFields,
+  ...ClassifierOptionFields,
   encoding: Type.Optional(Encoding),
   topN: Type.Optional(Type.Integer({ minimum: 1, description: "Classes listed by encoding 'top-n' (default min(100, K); at most K)." })),
 };
 
-export const ClassifyQuery = Type.Object(ClassifyOptionFields, { additionalProperties: false });
+const ClassifyRequestFields = { ...ClassifyOptionFields, ...ClassifierOptionFields };
+export const ClassifyQuery = Type.Object(ClassifyRequestFields, { additionalProperties: false });
 export const PredictiveQuery = Type.Object(PredictiveOptionFields, { additionalProperties: false });
 
 const Base64Image = Type.String({ minLength: 1, description: 'Image bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF) as base64, optionally a data: URL.' });
 
 export const ClassifyJsonBody = Type.Object(
-  { images: Type.Array(Base64Image, { minItems: 1, description: 'One or more images.' }), ...ClassifyOptionFields },
+  { images: Type.Array(Base64Image, { minItems: 1, description: 'One or more images.' }), ...ClassifyRequestFields },
   { additionalProperties: false },
 );
 export const PredictiveJsonBody = Type.Object(
@@ -80,13 +97,13 @@ const MultipartBody = (description: string) => ({
 export const classifyBody = {
   content: {
     'application/json': { schema: ClassifyJsonBody },
-    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, estimator, topK).') },
+    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, estimator, topK, threshold, include).') },
   },
 };
 export const predictiveBody = {
   content: {
     'application/json': { schema: PredictiveJsonBody },
-    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, estimator, encoding, topN).') },
+    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, estimator, encoding, topN, threshold, include).') },
   },
 };
 
@@ -123,7 +140,19 @@ export const Statistics = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const BinaryStatistics = Type.Object(
+  {
+    maxProbability: Type.Number({ description: 'Largest per-class probability.' }),
+    binaryEntropySum: Type.Number({ description: 'sum_k h(p_hat_k), h(p) = -p ln p - (1-p) ln(1-p): total uncertainty over all labels, in nats.' }),
+    expectedBinaryEntropySum: Type.Optional(Type.Number({ description: 'MC only: sum_k (1/S) sum_s h(q_s,k) (aleatoric part).' })),
+    mutualInformationSum: Type.Optional(Type.Number({ description: 'MC only: sum_k of the per-class mutual information h(p_hat_k) - (1/S) sum_s h(q_s,k).' })),
+  },
+  { additionalProperties: false, description: 'Sigmoid (multi-label) heads: summaries over the classes of the per-class binary statistics.' },
+);
 export type Statistics = Static<typeof Statistics>;
+/** Softmax heads report Statistics, sigmoid heads BinaryStatistics. */
+const AnyStatistics = Type.Union([Statistics, BinaryStatistics]);
 
 export const ClassScore = Type.Object({
   index: Type.Integer(),
@@ -133,6 +162,23 @@ export const ClassScore = Type.Object({
   stdError: Type.Optional(Type.Number({ description: 'MC only: standard error of p_hat, std / sqrt(S).' })),
 });
 export type ClassScore = Static<typeof ClassScore>;
+/** Classify's classes: a sigmoid head adds the class's binary statistics. */
+const ClassifierClassScore = Type.Object({
+  ...ClassScore.properties,
+  binaryEntropy: Type.Optional(Type.Number({ description: 'Sigmoid heads: h(p_hat) of this class, in nats.' })),
+  expectedBinaryEntropy: Type.Optional(Type.Number({ description: 'Sigmoid heads, MC only: (1/S) sum_s h(q_s) of this class.' })),
+  mutualInformation: Type.Optional(Type.Number({ description: 'Sigmoid heads, MC only: binaryEntropy - expectedBinaryEntropy (>= 0).' })),
+});
+
+const AboveThreshold = Type.Array(
+  Type.Object({ index: Type.Integer(), label: Type.String(), probability: Type.Number() }),
+  { description: 'Sigmoid heads only: every class whose probability is above `threshold`, most probable first (ties by the lower index).' },
+);
+/** What sigmoid heads add to a prediction (classify) or a response (predictive). */
+const SigmoidRunInfo = {
+  link: Type.Optional(literals(LINKS, { description: "The head's link; present (sigmoid) for sigmoid heads only: absent means softmax." })),
+  threshold: Type.Optional(Type.Number({ description: 'Sigmoid heads only: the threshold used for aboveThreshold.' })),
+};
 
 const RunInfo = {
   model: Type.String(),
@@ -143,9 +189,15 @@ const RunInfo = {
   provider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cpu or cuda).' }),
 };
 
+const Logits = Type.Array(Type.Number(), { description: 'With include=logits: the K noise-free, untempered logits W^T phi + b.' });
+
 export const ClassifyResponse = Type.Object({
   ...RunInfo,
-  predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics }), { description: 'One entry per image, in request order.' }),
+  ...SigmoidRunInfo,
+  predictions: Type.Array(
+    Type.Object({ classes: Type.Array(ClassifierClassScore), statistics: AnyStatistics, aboveThreshold: Type.Optional(AboveThreshold), logits: Type.Optional(Logits) }),
+    { description: 'One entry per image, in request order.' },
+  ),
 });
 export type ClassifyResponse = Static<typeof ClassifyResponse>;
 
@@ -169,7 +221,9 @@ export const TopNProbabilities = Type.Object(
     indices: Type.Array(Type.Integer(), { description: 'Class indices, most probable first (ties by the lower index).' }),
     labels: Type.Array(Type.String()),
     values: Type.Array(Type.Number(), { description: 'Their probabilities.' }),
-    remainingMass: Type.Number({ description: '1 - sum(values): the probability of all classes not listed (>= 0).' }),
+    remainingMass: Type.Number({
+    description: '1 - sum(values): the probability of all classes not listed (>= 0). Sigmoid heads: the sum of the probabilities not listed (the expected number of other labels present).',
+  }),
   },
   { additionalProperties: false, description: "encoding 'top-n'" },
 );
@@ -180,7 +234,13 @@ export const PredictiveResponse = Type.Object({
   probabilities: Type.Union([FloatArray, TopNProbabilities]),
   std: Type.Optional(FloatArray),
   stdError: Type.Optional(FloatArray),
-  statistics: Statistics,
+  ...SigmoidRunInfo,
+  binaryEntropy: Type.Optional(FloatArray),
+  expectedBinaryEntropy: Type.Optional(FloatArray),
+  mutualInformation: Type.Optional(FloatArray),
+  aboveThreshold: Type.Optional(AboveThreshold),
+  logits: Type.Optional(FloatArray),
+  statistics: AnyStatistics,
 });
 export type PredictiveResponse = Static<typeof PredictiveResponse>;
 

@@ -9,7 +9,7 @@
 //      only the first frame/page of animated or multi-page images is used;
 //   3. orient by EXIF, flatten alpha onto black, convert to sRGB (3 channels; greyscale inputs are
 //      expanded) or to b-w (1 channel: libvips luminance, Rec.709 weights on linear light),
-//      resize per spec.resize, output 8-bit interleaved (HWC) pixels;
+//      resize per spec.resize and spec.kernel (src/image/resize.ts), output 8-bit interleaved (HWC) pixels;
 //   4. x * scale, then (x - mean[c]) / std[c], written in the spec's layout into the batch tensor.
 //
 // Alpha goes onto black because 'pad' also fills with black: a transparent region and a padded border
@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import type { InputSpec } from '../format/manifest.ts';
 import { ImageError } from './errors.ts';
 import { normalisationTables, writeNormalised } from './normalise.ts';
+import { BLACK, resizeSteps } from './resize.ts';
 
 export { ImageError, IMAGE_ERROR_CODES, isImageError, type ImageErrorCode } from './errors.ts';
 
@@ -46,7 +47,6 @@ const DEFAULT_CONCURRENCY = 4;
  * near it. Fixed, not an environment variable: it protects libvips, it is not a policy.
  */
 export const MAX_ASPECT_RATIO = 1000;
-const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 
 function assertLimits(limits: ImageLimits): void {
   // sharp treats 0 as "no limit"; we never want that by accident.
@@ -90,18 +90,6 @@ function acceptedFormat(meta: sharp.Metadata): string | null {
 
 function formatName(meta: sharp.Metadata): string {
   return meta.format === 'heif' ? (meta.compression === 'hevc' ? 'heic' : 'heif') : String(meta.format);
-}
-
-function resizeOptions(spec: InputSpec): sharp.ResizeOptions {
-  const size = { width: spec.width, height: spec.height };
-  switch (spec.resize) {
-    case 'stretch':
-      return { ...size, fit: 'fill' };
-    case 'center-crop':
-      return { ...size, fit: 'cover', position: 'centre' };
-    case 'pad':
-      return { ...size, fit: 'contain', position: 'centre', background: BLACK };
-  }
 }
 
 /**
@@ -149,9 +137,11 @@ async function decodeToPixels(image: Buffer, spec: InputSpec, limits: ImageLimit
     );
   }
 
+  // The size after EXIF orientation: autoOrient() runs before the resize.
+  const steps = resizeSteps(spec, meta.autoOrient.width, meta.autoOrient.height);
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
-    decoded = await sharp(image, {
+    const resized = sharp(image, {
       // 'error' refuses truncated/corrupt pixel data. ('warning', sharp's default, also refuses
       // harmless warnings such as extraneous bytes in a JPEG, which real cameras produce.)
       failOn: 'error',
@@ -162,9 +152,9 @@ async function decodeToPixels(image: Buffer, spec: InputSpec, limits: ImageLimit
       .autoOrient() // EXIF orientation (same as .rotate() with no angle)
       .flatten({ background: BLACK }) // no-op without alpha
       .toColourspace(spec.channels === 1 ? 'b-w' : 'srgb')
-      .resize(resizeOptions(spec))
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+      .resize(steps.resize);
+    // extract after resize crops the resized image (sharp orders the two by call order).
+    decoded = await (steps.extract ? resized.extract(steps.extract) : resized).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
     if (isPixelLimitError(err)) {
       throw new ImageError('IMAGE_TOO_LARGE', index, `over the limit of ${limits.maxInputPixels} pixels`, { cause: err });

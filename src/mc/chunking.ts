@@ -1,5 +1,6 @@
 // How many MC samples one run of the sample graph processes, so that the head's working memory
 // stays under a budget whatever S is (S x K floats is 118 MB per image at JFT scale).
+import type { Link } from '../format/manifest.ts';
 
 export const DEFAULT_MEMORY_BUDGET_BYTES = 512 * 1024 * 1024;
 
@@ -14,6 +15,13 @@ export const DEFAULT_MEMORY_BUDGET_BYTES = 512 * 1024 * 1024;
  * 8 keeps a margin.
  */
 const LIVE_CLASS_TENSORS = 8;
+/**
+ * The same for the sigmoid reductions (addSigmoidSampleReductions), which hold more [B, Sc, K]
+ * tensors (q, its deviation and square, |t|, e^-|t|, 1 + e^-|t|, h): measured at K = 29,593,
+ * D = 256, first request, chunks [1, 500, K]: +402 MiB where the softmax graph took +287 MiB
+ * (1.4 times), so 8 x 1.4.
+ */
+const LIVE_SIGMOID_CLASS_TENSORS = 11;
 /** [B, Sc, N] float tensors of the noise: low-rank part, diagonal part, their sum, z. */
 const LIVE_NOISE_TENSORS = 4;
 
@@ -24,9 +32,10 @@ export interface Chunk {
 }
 
 /** The largest chunk (at least 1) whose estimated working memory fits in budgetBytes. */
-export function maxSamplesPerChunk(budgetBytes: number, batch: number, K: number, noiseWidth: number, R: number): number {
+export function maxSamplesPerChunk(budgetBytes: number, batch: number, K: number, noiseWidth: number, R: number, link: Link = 'softmax'): number {
   // Per sample: the batch's [K]- and [N]-sized tensors plus its share of eps_R and eps_D.
-  const bytesPerSample = 4 * (batch * (LIVE_CLASS_TENSORS * K + LIVE_NOISE_TENSORS * noiseWidth) + R + noiseWidth);
+  const classTensors = link === 'sigmoid' ? LIVE_SIGMOID_CLASS_TENSORS : LIVE_CLASS_TENSORS;
+  const bytesPerSample = 4 * (batch * (classTensors * K + LIVE_NOISE_TENSORS * noiseWidth) + R + noiseWidth);
   return Math.max(1, Math.floor(budgetBytes / bytesPerSample));
 }
 

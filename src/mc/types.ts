@@ -1,5 +1,5 @@
 // What every MC head takes and returns: the options of one Monte-Carlo computation and, per
-// image, its estimate over S sampled softmaxes.
+// image, its estimate over S sampled softmaxes (or sigmoids, for a sigmoid head).
 import type { Estimator } from '../noise/estimator.ts';
 
 export interface McOptions {
@@ -26,4 +26,14 @@ export interface McResult {
   expectedEntropy: number;
   /** argmax_k p_s for each sample s, length S (for the variation ratio). */
   sampleArgmax: Int32Array;
+}
+
+/** Per image, the MC estimate of a sigmoid head over S samples q_s = sigmoid(u_s / tau). */
+export interface SigmoidMcResult {
+  /** q_hat = (1/S) sum_s q_s per class, length K. */
+  probs: Float32Array;
+  /** Per-class standard deviation of q_s across samples, length K. */
+  std: Float32Array;
+  /** Per class (1/S) sum_s h(q_s,k), h the binary entropy in nats, length K (float64). */
+  expectedBinaryEntropy: Float64Array;
 }

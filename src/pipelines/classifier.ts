@@ -1,12 +1,12 @@
 // The classification pipeline: images -> backbone (the pre-logits phi) -> the DET / HET / HET-XL
-// head -> statistics, over the checkpoint's own K labels.
+// head (softmax or sigmoid link) -> statistics, over the checkpoint's own K labels.
 import type { EngineOptions } from '../engine/session.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
 import type { Manifest } from '../format/manifest.ts';
 import { createHeadRunner } from '../heads/runner.ts';
 import type { HeadRunner } from '../heads/types.ts';
 import { ImageTower } from './image-tower.ts';
-import { mcPrediction, meanPrediction } from './predictions.ts';
+import { mcPrediction, meanPrediction, sigmoidMcPrediction, sigmoidMeanPrediction } from './predictions.ts';
 import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ClassifierPipeline implements ServedModel {
@@ -63,11 +63,21 @@ export class ClassifierPipeline implements ServedModel {
     const phi = await this.backbone.embed(pixels, batch);
     options.signal?.throwIfAborted();
     this.headRunCount++;
-    if (options.mode === 'mean' || !this.metadata.supportsMc) {
-      return (await this.head.mean(phi, batch)).map(meanPrediction);
+    const predictions = await this.headPredictions(phi, batch, options);
+    if (options.includeLogits) {
+      const logits = await this.head.logits(phi, batch);
+      predictions.forEach((p, b) => (p.logits = logits[b]));
     }
-    const results = await this.head.mc(phi, batch, options);
-    return results.map((r) => mcPrediction(r, options.samples));
+    return predictions;
+  }
+
+  private async headPredictions(phi: Float32Array, batch: number, options: PredictOptions): Promise<Prediction[]> {
+    const sigmoid = this.head.link === 'sigmoid';
+    if (options.mode === 'mean' || !this.metadata.supportsMc) {
+      return (await this.head.mean(phi, batch)).map(sigmoid ? sigmoidMeanPrediction : meanPrediction);
+    }
+    if (sigmoid) return (await this.head.sigmoidMc(phi, batch, options)).map((r) => sigmoidMcPrediction(r, options.samples));
+    return (await this.head.mc(phi, batch, options)).map((r) => mcPrediction(r, options.samples));
   }
 
   /**
@@ -77,7 +87,8 @@ export class ClassifierPipeline implements ServedModel {
    */
   async warmUp(): Promise<void> {
     const pixels = this.backbone.blankPixels();
-    await this.predictPixels(pixels, 1, { mode: 'mean', samples: 1, seed: 0 });
+    // includeLogits: the noise-free logits have a session of their own (DET, HET-XL).
+    await this.predictPixels(pixels, 1, { mode: 'mean', samples: 1, seed: 0, includeLogits: true });
     if (this.metadata.supportsMc) await this.predictPixels(pixels, 1, { mode: 'mc', samples: this.metadata.mc.defaultSamples, seed: 0 });
   }
 

@@ -1,7 +1,6 @@
 // The image side of every model: sharp preprocessing as the manifest says, then backbone.onnx.
 // Images in, one embedding (the pre-logits phi, or a zero-shot model's image embedding) per image out.
-import type { InputSpec } from '../format/manifest.ts';
-import { BACKBONE_INPUT, BACKBONE_OUTPUT } from '../format/manifest.ts';
+import { backboneNames, type InputSpec } from '../format/manifest.ts';
 import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session } from '../engine/session.ts';
 import { preprocessImages } from '../image/preprocess.ts';
 
@@ -37,9 +36,11 @@ export class ImageTower {
   async embed(pixels: Float32Array, batch: number): Promise<Float32Array> {
     const { height, width, channels, layout } = this.input;
     const dims = layout === 'NCHW' ? [batch, channels, height, width] : [batch, height, width, channels];
-    const out = await this.session.run({ [BACKBONE_INPUT]: floatTensor(pixels, dims) });
-    const phi = out[BACKBONE_OUTPUT];
-    if (!phi) throw new Error(`backbone produced no '${BACKBONE_OUTPUT}' output`);
+    // The names the loader checked backbone.onnx for (input.names, or image and prelogits).
+    const tensors = backboneNames(this.input);
+    const out = await this.session.run({ [tensors.image]: floatTensor(pixels, dims) });
+    const phi = out[tensors.prelogits];
+    if (!phi) throw new Error(`backbone produced no '${tensors.prelogits}' output`);
     return phi.data as Float32Array;
   }
 

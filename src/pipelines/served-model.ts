@@ -8,10 +8,11 @@
 //   predict(prepared, opts) images -> backbone -> head -> statistics, one Prediction per image,
 //                           over the classes the prepared input names.
 import type { ExecutionProvider } from '../engine/session.ts';
-import { extraParameterCount } from '../format/head-params.ts';
-import type { HeadSpec, InputSpec, Manifest, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
+import { extraParameterCount, linkOf } from '../format/head-params.ts';
+import type { HeadSpec, InputSpec, Link, Manifest, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
 import type { McOptions } from '../mc/types.ts';
 import type { PromptLimits } from '../text/prompts.ts';
+import type { BinaryClassStatistics, BinaryStatistics } from '../uncertainty/binary.ts';
 
 export { TASKS, type Task } from '../format/manifest.ts';
 export { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
@@ -29,6 +30,8 @@ export type PredictMode = (typeof PREDICT_MODES)[number];
  */
 export interface PredictOptions extends McOptions {
   mode: PredictMode;
+  /** Classification: also return each image's noise-free, untempered logits W^T phi + b. */
+  includeLogits?: boolean;
 }
 
 /** What a client asks: encoded images and, for zero-shot models, the labels and templates. */
@@ -61,12 +64,17 @@ export interface PredictionStatistics {
 
 /** One image's prediction over the request's K classes. */
 export interface Prediction {
-  /** Mean-mode probabilities or the MC predictive p_hat, length K. */
+  /** Mean-mode probabilities or the MC predictive p_hat, length K (per class, for a sigmoid head). */
   probs: Float32Array;
   /** MC only: per-class std of p_s across samples, and the standard error of p_hat. */
   std?: Float32Array;
   stdError?: Float32Array;
-  statistics: PredictionStatistics;
+  /** Softmax heads: PredictionStatistics; sigmoid heads: BinaryStatistics (sums over the classes). */
+  statistics: PredictionStatistics | BinaryStatistics;
+  /** Sigmoid heads only: the per-class binary entropies (and in MC mode their split). */
+  binary?: BinaryClassStatistics;
+  /** With PredictOptions.includeLogits: W^T phi + b, length K. */
+  logits?: Float32Array;
 }
 
 /** What a model is, for listings and for checking a request's options. */
@@ -77,6 +85,8 @@ export interface ModelMetadata {
   /** True for generated random-weight models: their predictions mean nothing. */
   untrained: boolean;
   head: HeadSpec;
+  /** softmax or sigmoid (head.link with its default). */
+  link: Link;
   input: InputSpec;
   mc: McSpec;
   zeroShot?: ZeroShotSpec;
@@ -98,6 +108,7 @@ export function metadataOf(manifest: Manifest, provider: ExecutionProvider, supp
     description,
     untrained: manifest.untrained ?? false,
     head,
+    link: linkOf(head),
     input,
     mc,
     ...(zeroShot ? { zeroShot } : {}),

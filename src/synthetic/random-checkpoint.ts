@@ -16,6 +16,7 @@ import {
   type Covariance,
   type HeadType,
   type InputSpec,
+  type Link,
   type ZeroShotSpec,
 } from '../format/manifest.ts';
 import { temperatureTau, type TemperatureParameter } from '../format/temperature.ts';
@@ -36,8 +37,10 @@ export interface GenerateOptions {
     covariance?: Covariance;
     D: number;
     K: number;
-    /** het / het-xl; default 8. */
+    /** het / het-xl; default 8; 0 for diagonal-only noise. */
     R?: number;
+    /** default softmax (then not written: the manifest reads as before the field). */
+    link?: Link;
     /** default 1. */
     tau?: number;
     temperature?: TemperatureParameter;
@@ -161,6 +164,7 @@ function buildManifest(options: GenerateOptions): Manifest {
     D: h.D,
     K: h.K,
     ...(noisy ? { R: h.R ?? 8 } : {}),
+    ...(h.link ? { link: h.link } : {}),
     tau: h.tau ?? (h.temperature ? temperatureTau(h.temperature) : 1),
     ...(h.temperature ? { temperature: h.temperature } : {}),
     minScale: h.minScale ?? 1e-3,

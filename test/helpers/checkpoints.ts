@@ -3,7 +3,7 @@
 //   const ckpt = await loadCheckpoint(dir);
 // Defaults: 1x4x4 grayscale NCHW input, D = 6, K = 5, R = 3, het-xl param-efficient, seed 1.
 import { generateCheckpoint, type GenerateOptions } from '../../src/synthetic/random-checkpoint.ts';
-import type { Covariance, HeadType } from '../../src/format/manifest.ts';
+import type { Covariance, HeadType, Link } from '../../src/format/manifest.ts';
 
 export interface TinyCheckpointOptions {
   /** Folder name (= manifest name); default `tiny-<type>[-<covariance>]`. */
@@ -12,8 +12,10 @@ export interface TinyCheckpointOptions {
   covariance?: Covariance;
   D?: number;
   K?: number;
+  /** 0: diagonal-only noise. */
   R?: number;
   tau?: number;
+  link?: Link;
   seed?: number;
   /** 3x4x4 RGB input instead of 1x4x4 grayscale. */
   rgb?: boolean;
@@ -33,7 +35,7 @@ export async function makeTinyCheckpoint(parentDir: string, overrides: TinyCheck
     modelsDir: parentDir,
     name: overrides.name ?? (type === 'det' ? 'tiny-det' : `tiny-${type}-${covariance}`),
     seed: overrides.seed ?? 1,
-    head: { type, covariance, D: overrides.D ?? 6, K: overrides.K ?? 5, R: overrides.R ?? 3, tau: overrides.tau ?? 1 },
+    head: { type, covariance, D: overrides.D ?? 6, K: overrides.K ?? 5, R: overrides.R ?? 3, tau: overrides.tau ?? 1, link: overrides.link },
     input: {
       height: overrides.height ?? 4,
       width: overrides.width ?? 4,

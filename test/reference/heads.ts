@@ -78,7 +78,9 @@ export function randomHeadWeights(spec: HeadSpec, seed: number, scales: WeightSc
   add('loc_layer/kernel', [D, K], scales.loc);
   add('loc_layer/bias', [K], scales.locBias);
   if (spec.type === 'det') return weights;
-  if (spec.covariance === 'full') {
+  if (R === 0) {
+    // Diagonal noise only: no low-rank layers at all.
+  } else if (spec.covariance === 'full') {
     add('scale_layer/kernel', [D, N * R], scales.scaleKernel / Math.sqrt(R));
     add('scale_layer/bias', [N * R], scales.scaleBias / Math.sqrt(R));
   } else {
@@ -122,7 +124,7 @@ function softplus(x: number): number {
 }
 
 export interface ReferenceScales {
-  /** Parameter-efficient: v(x) [N]. */
+  /** Parameter-efficient: v(x) [N]. v and V are both absent when R = 0 (no low-rank part). */
   v?: Vector;
   /** Full: V(x) [N][R], V[i][r] = (phi W_V + b_V)[i * R + r]. */
   V?: Matrix;
@@ -132,6 +134,7 @@ export interface ReferenceScales {
 
 export function referenceScales(spec: HeadSpec, weights: HeadWeights, phi: Vector): ReferenceScales {
   const d = affine(phi, matrix(weights, 'diag_layer/kernel'), vector(weights, 'diag_layer/bias')).map((x) => softplus(x) + spec.minScale);
+  if (spec.R === 0) return { d };
   if (spec.covariance === 'full') {
     const R = spec.R!;
     const flat = affine(phi, matrix(weights, 'scale_layer/kernel'), vector(weights, 'scale_layer/bias'));
@@ -148,7 +151,7 @@ export function referenceNoise(spec: HeadSpec, weights: HeadWeights, scales: Ref
   const noise: Vector = new Array(N).fill(0);
   if (scales.V) {
     for (let i = 0; i < N; i++) for (let r = 0; r < epsR.length; r++) noise[i] += scales.V[i][r] * epsR[r];
-  } else {
+  } else if (scales.v) {
     // (eps_R J + b_J) * v
     const factor = affine(epsR, matrix(weights, 'scale_layer_homoscedastic/kernel'), vector(weights, 'scale_layer_homoscedastic/bias'));
     for (let i = 0; i < N; i++) noise[i] += factor[i] * scales.v![i];
@@ -260,7 +263,8 @@ export interface Gaussian {
 /**
  * The distribution of the untempered logits u. HET-XL: mean W^T (phi + mu') + b, covariance
  * W^T Sigma' W; HET: mean loc + mu, covariance Sigma. Sigma = V V^T + diag(d^2) (full) or
- * diag(v) J^T J diag(v) + diag(d^2) (parameter-efficient, whose noise has mean mu = b_J * v).
+ * diag(v) J^T J diag(v) + diag(d^2) (parameter-efficient, whose noise has mean mu = b_J * v), or
+ * diag(d^2) alone when R = 0.
  */
 export function referenceLogitDistribution(spec: HeadSpec, weights: HeadWeights, phi: Vector): Gaussian {
   const scales = referenceScales(spec, weights, phi);
@@ -270,10 +274,10 @@ export function referenceLogitDistribution(spec: HeadSpec, weights: HeadWeights,
   if (scales.V) {
     const V = scales.V;
     for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) for (let r = 0; r < V[i].length; r++) sigma[i][j] += V[i][r] * V[j][r];
-  } else {
+  } else if (scales.v) {
     const J = matrix(weights, 'scale_layer_homoscedastic/kernel'); // [R][N]
     const bJ = vector(weights, 'scale_layer_homoscedastic/bias');
-    const v = scales.v!;
+    const v = scales.v;
     for (let i = 0; i < N; i++) {
       noiseMean[i] = bJ[i] * v[i];
       for (let j = 0; j < N; j++) {

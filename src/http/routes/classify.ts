@@ -6,10 +6,10 @@ import { requireModel } from '../context.ts';
 import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
-import { classifyPredictions, runInfo } from '../results.ts';
+import { classifierPredictions, linkInfo, runInfo } from '../results.ts';
 import { ClassifyQuery, ClassifyResponse, InferenceErrors, ModelParams, classifyBody } from '../schemas.ts';
 
-const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
+const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK', 'threshold', 'include'] as const;
 
 const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
@@ -20,7 +20,9 @@ const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
     {
       schema: {
         tags: ['inference'],
-        description: 'Classify one or more images: top-k classes with probabilities, and uncertainty statistics (MC mode adds per-class std and standard error).',
+        description:
+          'Classify one or more images: top-k classes with probabilities, and uncertainty statistics (MC mode adds per-class std and standard error). ' +
+          'Sigmoid (multi-label) heads report per-class binary statistics and the labels above `threshold` instead of the softmax statistics.',
         params: ModelParams,
         querystring: ClassifyQuery,
         body: classifyBody,
@@ -33,7 +35,11 @@ const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       const prepared = model.prepare({ images: input.images });
       const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config, prepared.labels.length);
       const predictions = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
-      return { ...runInfo(model, options.predict), predictions: classifyPredictions(predictions, prepared.labels, options.topK) };
+      return {
+        ...runInfo(model, options.predict),
+        ...linkInfo(model, options.threshold),
+        predictions: classifierPredictions(predictions, prepared.labels, options.topK, options.threshold),
+      };
     },
   );
 };

@@ -7,28 +7,47 @@ import { abortedWhenClientLeaves } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
-import { runInfo } from '../results.ts';
+import { aboveThreshold, linkInfo, responseStatistics, runInfo } from '../results.ts';
 import { mostProbable } from '../../pipelines/predictions.ts';
+import type { Prediction } from '../../pipelines/served-model.ts';
 import { InferenceErrors, ModelParams, PredictiveQuery, PredictiveResponse, predictiveBody } from '../schemas.ts';
 
-const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN'] as const;
+const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN', 'threshold', 'include'] as const;
 
 /** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
-function encode(values: Float32Array, encoding: Encoding, indices: number[]): number[] | string {
-  if (encoding === 'f32-base64') return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+function encode(values: Float32Array | Float64Array, encoding: Encoding, indices: number[]): number[] | string {
+  if (encoding === 'f32-base64') {
+    const f32 = values instanceof Float32Array ? values : Float32Array.from(values);
+    return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength).toString('base64');
+  }
   if (encoding === 'top-n') return indices.map((k) => values[k]);
   return Array.from(values);
 }
 
-/** The 'top-n' form of the probabilities: the n most probable classes and the mass of the rest. */
-function topNProbabilities(labels: readonly string[], probs: Float32Array, n: number) {
+/**
+ * The 'top-n' form of the probabilities: the n most probable classes and the mass of the rest
+ * (softmax: 1 - the listed mass; sigmoid, whose probabilities do not sum to 1: the sum of the
+ * others, the expected number of other labels present).
+ */
+function topNProbabilities(labels: readonly string[], probs: Float32Array, n: number, sigmoid: boolean) {
   const top = mostProbable(probs, n);
   const listed = top.reduce((sum, c) => sum + c.value, 0);
+  const total = sigmoid ? probs.reduce((sum, p) => sum + p, 0) : 1;
   return {
     indices: top.map((c) => c.index),
     labels: top.map((c) => labels[c.index] ?? String(c.index)),
     values: top.map((c) => c.value),
-    remainingMass: Math.max(1 - listed, 0),
+    remainingMass: Math.max(total - listed, 0),
+  };
+}
+
+/** A sigmoid prediction's per-class binary statistics, and the logits when asked, in the response's encoding. */
+function extraArrays({ binary, logits }: Prediction, encoding: Encoding, indices: number[]) {
+  return {
+    ...(binary ? { binaryEntropy: encode(binary.binaryEntropy, encoding, indices) } : {}),
+    ...(binary?.expectedBinaryEntropy ? { expectedBinaryEntropy: encode(binary.expectedBinaryEntropy, encoding, indices) } : {}),
+    ...(binary?.mutualInformation ? { mutualInformation: encode(binary.mutualInformation, encoding, indices) } : {}),
+    ...(logits ? { logits: encode(logits, encoding, indices) } : {}),
   };
 }
 
@@ -58,7 +77,8 @@ const predictiveRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { reg
       const K = prepared.labels.length;
       const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config, K);
       const [prediction] = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
-      const top = options.encoding === 'top-n' ? topNProbabilities(prepared.labels, prediction.probs, options.topN) : undefined;
+      const sigmoid = prediction.binary !== undefined;
+      const top = options.encoding === 'top-n' ? topNProbabilities(prepared.labels, prediction.probs, options.topN, sigmoid) : undefined;
       const indices = top?.indices ?? [];
       return {
         ...runInfo(model, options.predict),
@@ -67,7 +87,10 @@ const predictiveRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { reg
         probabilities: top ?? encode(prediction.probs, options.encoding, indices),
         ...(prediction.std ? { std: encode(prediction.std, options.encoding, indices) } : {}),
         ...(prediction.stdError ? { stdError: encode(prediction.stdError, options.encoding, indices) } : {}),
-        statistics: prediction.statistics,
+        ...linkInfo(model, options.threshold),
+        ...extraArrays(prediction, options.encoding, indices),
+        ...(sigmoid ? { aboveThreshold: aboveThreshold(prediction.probs, prepared.labels, options.threshold) } : {}),
+        statistics: responseStatistics(prediction),
       };
     },
   );
