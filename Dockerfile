@@ -4,14 +4,15 @@
 ARG BASE=node:20-bookworm-slim
 FROM node:20-bookworm-slim AS node
 
-# Build stage: every dependency (TypeScript is a devDependency), src/ compiled to dist/. Only
-# dist/ leaves this stage; the JavaScript it holds is the same on any base.
+# Build stage: every dependency (TypeScript is a devDependency), src/ compiled to dist/ and the
+# web page bundled into web/dist/. Only those leave this stage; they are the same on any base.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
 RUN npm run build
 
 # Runtime stage: production dependencies and the compiled server; no tsx, no TypeScript.
@@ -35,6 +36,8 @@ ARG ORT_INSTALL=skip
 RUN if [ "$ORT_INSTALL" != "skip" ]; then ONNXRUNTIME_NODE_INSTALL=$ORT_INSTALL node node_modules/onnxruntime-node/script/install; fi
 
 COPY --from=build /app/dist ./dist
+# The web page at / (src/http/plugins/web.ts).
+COPY --from=build /app/web/dist ./web/dist
 COPY models ./models
 
 ENV PORT=8080 HOST=0.0.0.0 MODELS_DIR=/app/models

@@ -11,6 +11,7 @@ import { multipartLimits } from './http/input.ts';
 import { strictIntegerOptions } from './http/options.ts';
 import { registerDocs } from './http/plugins/docs.ts';
 import { registerSecurityHeaders } from './http/plugins/security.ts';
+import { registerWebPage } from './http/plugins/web.ts';
 import { timeoutOptions } from './http/timeouts.ts';
 import classifyRoutes from './http/routes/classify.ts';
 import healthRoutes from './http/routes/health.ts';
@@ -49,6 +50,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Counts and per-part sizes; the whole body is counted against BODY_LIMIT_BYTES as it streams (src/http/input.ts).
   await app.register(multipart, { limits: multipartLimits(config) });
   await registerDocs(app);
+  await registerWebPage(app);
 
   let registry = options.registry;
   if (!registry) {
