@@ -39,9 +39,11 @@ COPY --from=build /app/dist ./dist
 # The web page at / (src/http/plugins/web.ts).
 COPY --from=build /app/web/dist ./web/dist
 COPY models ./models
+COPY docs/examples ./docs/examples
 
 ENV PORT=8080 HOST=0.0.0.0 MODELS_DIR=/app/models
 EXPOSE 8080
 USER node
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The start period covers model loading: failed checks then do not count against the retries.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "dist/server.js"]

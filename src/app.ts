@@ -9,7 +9,10 @@ import type { App } from './http/context.ts';
 import { answerRouterError, installErrorHandlers } from './http/errors.ts';
 import { multipartLimits } from './http/input.ts';
 import { strictIntegerOptions } from './http/options.ts';
+import { registerCors } from './http/plugins/cors.ts';
 import { registerDocs } from './http/plugins/docs.ts';
+import { registerMetrics } from './http/plugins/metrics.ts';
+import { echoRequestId, requestIdOptions } from './http/plugins/request-id.ts';
 import { registerSecurityHeaders } from './http/plugins/security.ts';
 import { registerWebPage } from './http/plugins/web.ts';
 import { timeoutOptions } from './http/timeouts.ts';
@@ -18,6 +21,7 @@ import healthRoutes from './http/routes/health.ts';
 import modelRoutes from './http/routes/models.ts';
 import predictiveRoutes from './http/routes/predictive.ts';
 import zeroShotRoutes from './http/routes/zero-shot.ts';
+import kserveV2Routes from './http/routes/kserve-v2.ts';
 
 export interface BuildOptions {
   /** A registry to serve instead of loading config.modelsDir (tests, embedding). */
@@ -39,14 +43,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...timeoutOptions(config),
     // A bad URL or an over-long path parameter: our error shape, without the URL quoted whole.
     frameworkErrors: answerRouterError,
+    // X-Request-Id: the client's when it is a reasonable token, else generated; logged as reqId.
+    ...requestIdOptions,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   installErrorHandlers(app);
+  echoRequestId(app);
   // Fastify parses text/plain by default; images come as JSON or multipart only, so anything
   // else must get a 415 rather than reach a handler as a string.
   app.removeContentTypeParser('text/plain');
   app.addHook('preValidation', strictIntegerOptions);
   await registerSecurityHeaders(app);
+  await registerCors(app, config.corsOrigins);
   // Counts and per-part sizes; the whole body is counted against BODY_LIMIT_BYTES as it streams (src/http/input.ts).
   await app.register(multipart, { limits: multipartLimits(config) });
   await registerDocs(app);
@@ -57,12 +65,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     registry = new ModelRegistry({ provider: config.ortProvider, threads: config.ortThreads }, modelLimitsOf(config), app.log);
     void registry.loadAll(config.modelsDir);
   }
+  registerMetrics(app, registry);
   const context = { registry, config };
   await app.register(healthRoutes, context);
   await app.register(modelRoutes, context);
   await app.register(classifyRoutes, context);
   await app.register(predictiveRoutes, context);
   await app.register(zeroShotRoutes, context);
+  // Under a prefix: its own error and not-found handlers answer /v2 in the protocol's shape.
+  await app.register(kserveV2Routes, { ...context, prefix: '/v2' });
   const owned = !options.registry;
   app.addHook('onClose', async () => {
     if (owned) await registry.dispose();

@@ -3,6 +3,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
+const ORIGIN = String.raw`https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?`;
+const CORS_ORIGINS_PATTERN = String.raw`^(\*|${ORIGIN}(\s*,\s*${ORIGIN})*)?$`;
+
 export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   host: Type.String({ minLength: 1, default: '0.0.0.0' }),
@@ -48,6 +51,16 @@ export const ConfigSchema = Type.Object({
   keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 72_000 }),
   /** On SIGTERM/SIGINT, how long in-flight requests may finish before every connection is closed. */
   shutdownDrainTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 8_000 }),
+  /**
+   * On SIGTERM/SIGINT, how long readiness answers 503 while the server still accepts and serves,
+   * before the drain: the time a load balancer (a Kubernetes Service) needs to stop sending.
+   */
+  shutdownReadinessDelayMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0 }),
+  /**
+   * Origins allowed to call the API from a browser (CORS): '' (off), '*', or a comma-separated
+   * list of origins, scheme://host[:port] without a path.
+   */
+  corsOrigins: Type.String({ pattern: CORS_ORIGINS_PATTERN, default: '' }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -75,6 +88,8 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   headersTimeoutMs: 'HEADERS_TIMEOUT_MS',
   keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
   shutdownDrainTimeoutMs: 'SHUTDOWN_DRAIN_TIMEOUT_MS',
+  shutdownReadinessDelayMs: 'SHUTDOWN_READINESS_DELAY_MS',
+  corsOrigins: 'CORS_ORIGINS',
 };
 
 export class ConfigError extends Error {}

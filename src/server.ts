@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await buildApp(config);
-  closeOnSignals(app, config.shutdownDrainTimeoutMs);
+  closeOnSignals(app, config.shutdownDrainTimeoutMs, config.shutdownReadinessDelayMs);
   await app.listen({ port: config.port, host: config.host });
 }
 

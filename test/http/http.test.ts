@@ -47,17 +47,20 @@ describe('health and models', () => {
     }
   });
 
-  test('readiness is ready and shows the failed checkpoint with its file and problem', async () => {
-    for (const url of ['/readyz', '/v2/health/ready']) {
-      const res = await server.app.inject({ url });
-      assert.equal(res.statusCode, 200);
-      const body = res.json();
-      assert.equal(body.status, 'ready');
-      const broken = body.models.find((m: { name: string }) => m.name === 'broken');
-      assert.equal(broken.status, 'failed');
-      assert.equal(broken.error.file, 'broken/head.safetensors');
-      assert.match(broken.error.problem, /missing|not found|no such/i);
-    }
+  test('readiness (/readyz) is ready and shows the failed checkpoint with its file and problem', async () => {
+    const res = await server.app.inject({ url: '/readyz' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json();
+    assert.equal(body.status, 'ready');
+    const broken = body.models.find((m: { name: string }) => m.name === 'broken');
+    assert.equal(broken.status, 'failed');
+    assert.equal(broken.error.file, 'broken/head.safetensors');
+    assert.match(broken.error.problem, /missing|not found|no such/i);
+  });
+
+  test('the protocol readiness (/v2/health/ready) is strict: a failed checkpoint makes the server not ready', async () => {
+    const res = await server.app.inject({ url: '/v2/health/ready' });
+    assert.equal(res.statusCode, 503);
   });
 
   test('the listing has every folder with its status', async () => {
