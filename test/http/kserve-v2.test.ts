@@ -20,6 +20,7 @@ import { entropy, gaussianSource, softmax } from '../reference/heads.ts';
 const HETXL = 'tiny-het-xl';
 const LINEAR = 'linear-det';
 const ZS = 'tiny-zero-shot';
+const SIGMOID = 'tiny-sigmoid';
 const K = 5;
 const D = 6;
 // The linear DET model: 2 x 2 RGB, NHWC, so F = 12 pixel values per image.
@@ -46,6 +47,7 @@ before(async () => {
   server = await startTestServer(
     async (dir) => {
       await makeTinyCheckpoint(dir, { name: HETXL, type: 'het-xl' });
+      await makeTinyCheckpoint(dir, { name: SIGMOID, type: 'het-xl', link: 'sigmoid' });
       const linear = await makeTinyCheckpoint(dir, { name: LINEAR, type: 'det', rgb: true, layout: 'NHWC', height: 2, width: 2, tau: TAU });
       await writeFile(path.join(linear, 'backbone.onnx'), linearBackbone());
       const broken = await makeTinyCheckpoint(dir, { name: 'broken', type: 'het' });
@@ -231,6 +233,25 @@ describe('infer', () => {
     close(probs.data.reduce((a, b) => a + b, 0), 1, 1e-5, 'sum');
     const v1 = (await server.app.inject({ method: 'POST', url: `/v1/models/${ZS}/zero-shot`, payload: { images: [png.toString('base64')], labels, mode: 'mean', topK: 3 } })).json();
     for (const c of v1.predictions[0].classes) assert.equal(probs.data[c.index], c.probability);
+  });
+});
+
+describe('sigmoid heads', () => {
+  test('metadata and answers have the per-class tensors only (the softmax statistics do not apply), equal to /v1 predictive', async () => {
+    const meta = (await server.app.inject({ url: `/v2/models/${SIGMOID}` })).json();
+    assert.deepEqual(meta.outputs.map((o: Output) => o.name), ['probabilities', 'std', 'std_error']);
+    const png = await testPng(8, 8, 5);
+    const res = await infer(SIGMOID, { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }], parameters: { samples: 64, seed: 3 } });
+    assert.equal(res.statusCode, 200, res.body);
+    const outputs: Output[] = res.json().outputs;
+    assert.deepEqual(outputs.map((o) => o.name), ['probabilities', 'std', 'std_error']);
+    const v1 = (await server.app.inject({ method: 'POST', url: `/v1/models/${SIGMOID}/predictive?samples=64&seed=3`, payload: JSON.stringify({ image: png.toString('base64') }), headers: { 'content-type': 'application/json' } })).json();
+    assert.equal(v1.link, 'sigmoid');
+    outputNamed(outputs, 'probabilities').data.forEach((v, k) => close(v, v1.probabilities[k], 1e-7, `probability ${k}`));
+    const refused = await infer(SIGMOID, { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }], outputs: [{ name: 'margin' }] });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().code, 'MODE_UNAVAILABLE');
+    assert.match(refused.json().error, /sigmoid/);
   });
 });
 

@@ -44,6 +44,15 @@ const OUTPUTS: { name: string; mcOnly: boolean; of: (p: Prediction) => Float32Ar
 ];
 const PER_CLASS = new Set(['probabilities', 'std', 'std_error']);
 
+/**
+ * The outputs a model has in `mode`. The statistics are the softmax link's; a sigmoid head's
+ * per-class binary statistics have no v2 outputs yet, so its v2 answer is the per-class tensors.
+ */
+function outputsFor(model: ServedModel, mode: PredictOptions['mode']) {
+  const sigmoid = model.metadata.head.link === 'sigmoid';
+  return OUTPUTS.filter((o) => (mode === 'mc' || !o.mcOnly) && (!sigmoid || PER_CLASS.has(o.name)));
+}
+
 /** The pixel tensor's dimensions after the batch, in the manifest's layout. */
 function pixelDims(model: ServedModel): number[] {
   const { channels, height, width, layout } = model.metadata.input;
@@ -61,7 +70,7 @@ function inputsOf(model: ServedModel): Tensor[] {
 function outputsOf(model: ServedModel): Tensor[] {
   // A zero-shot request's K is its number of labels.
   const K = model.task === 'zero-shot' ? -1 : model.metadata.head.K;
-  return OUTPUTS.filter((o) => model.metadata.supportsMc || !o.mcOnly).map((o) => ({
+  return outputsFor(model, model.metadata.supportsMc ? 'mc' : 'mean').map((o) => ({
     name: o.name,
     datatype: 'FP32',
     shape: PER_CLASS.has(o.name) ? [-1, K] : [-1],
@@ -141,14 +150,17 @@ function parametersOf(body: InferBody): Record<string, unknown> {
 }
 
 /** The outputs to return: the request's, in its order, or every output of the mode. */
-function selectOutputs(body: InferBody, mode: PredictOptions['mode']) {
-  const available = OUTPUTS.filter((o) => mode === 'mc' || !o.mcOnly);
+function selectOutputs(body: InferBody, model: ServedModel, mode: PredictOptions['mode']) {
+  const available = outputsFor(model, mode);
   if (!body.outputs) return available;
   const names = body.outputs.map((o) => o.name);
   for (const [i, requested] of body.outputs.entries()) {
     const output = OUTPUTS.find((o) => o.name === requested.name);
     if (!output) throw badRequest('UNKNOWN_OUTPUT', `no output '${clip(requested.name)}'; outputs: ${OUTPUTS.map((o) => o.name).join(', ')}`);
-    if (!available.includes(output)) throw badRequest('MODE_UNAVAILABLE', `output '${output.name}' exists in mode 'mc' only`);
+    if (!available.includes(output)) {
+      const why = output.mcOnly && mode !== 'mc' ? "exists in mode 'mc' only" : 'is a softmax statistic; this model is a sigmoid head';
+      throw badRequest('MODE_UNAVAILABLE', `output '${output.name}' ${why}`);
+    }
     if (names.indexOf(requested.name) !== i) throw badRequest('DUPLICATE_OUTPUT', `output '${requested.name}' requested twice`);
     const { binary_data: binary, ...others } = requested.parameters ?? {};
     if (binary === true) throw badRequest('UNKNOWN_OPTION', `output '${output.name}': binary_data is not supported (the binary tensor extension is not implemented)`);
@@ -248,13 +260,12 @@ const kserveV2Routes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       const inputs = readInputs(body, model, config.maxImagesPerRequest);
       const prepared = model.prepare({ images: inputs.images ?? [], labels: inputs.labels, templates: inputs.templates });
       const options = resolveOptions(model.metadata, parameters, config, prepared.labels.length).predict;
-      const outputs = selectOutputs(body, options.mode);
+      const outputs = selectOutputs(body, model, options.mode);
       const predictOptions = { ...options, signal: abortedWhenClientLeaves(reply) };
       const predictions =
         inputs.pixels && takesPixels(model) ? await model.predictPixels(inputs.pixels.data, inputs.pixels.batch, predictOptions) : await model.predict(prepared, predictOptions);
       const { model: modelName, ...run } = runInfo(model, options);
-      // An output no prediction has is left out rather than sent empty: the softmax statistics
-      // of OUTPUTS are named as a softmax head's (a sigmoid head's are not served over v2 yet).
+      // An output no prediction has is left out rather than sent empty.
       return {
         model_name: modelName,
         ...(body.id !== undefined ? { id: body.id } : {}),
