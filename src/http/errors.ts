@@ -110,8 +110,10 @@ export function answerRouterError(error: FastifyError, request: FastifyRequest, 
   const what = known?.message(request.server.initialConfig.maxParamLength ?? 100) ?? 'the URL cannot be routed';
   const message = `${what}: ${clip(request.url)}`;
   request.log.info({ code, message }, 'request refused');
+  // The router answers before any hook runs: the headers the hooks would add are set here.
   void reply
     .status(status)
     .header('x-content-type-options', 'nosniff')
+    .header('x-request-id', request.id)
     .send({ statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message });
 }

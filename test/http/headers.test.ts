@@ -93,6 +93,8 @@ describe('error bodies do not echo long URLs', () => {
       assert.equal(body.statusCode, status);
       assert.ok(res.body.length < 400, `a ${res.body.length}-byte body`);
       assert.ok(body.message.includes(`${url.slice(0, 100)}…`), body.message);
+      // Router errors are answered before any hook: the request id is still echoed.
+      assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/);
     });
   }
 
