@@ -166,6 +166,10 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
   if (m.task === 'zero-shot' && h.type === 'het-xl' && h.R === 0) {
     fail('zero-shot het-xl heads need head.R >= 1 (diagonal-only heads are served for classification models only)');
   }
+  if (m.task === 'zero-shot' && h.diagonalNoise === 'shared') {
+    fail('zero-shot models need head.diagonalNoise "independent" (shared diagonal noise is served for classification models only)');
+  }
+  if (h.type === 'det' && h.diagonalNoise !== undefined) fail('head.diagonalNoise given for a det head, which has no noise');
   if (m.task === 'zero-shot' && !m.zeroShot) fail('task zero-shot needs a zeroShot section (templates, imageNormalisation)');
   if (m.task === 'classification' && m.zeroShot) fail('zeroShot section given for a classification model (only task zero-shot reads it)');
   if (m.name !== folderName) {

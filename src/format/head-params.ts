@@ -49,6 +49,14 @@ export function covarianceOf(spec: HeadSpec): Covariance {
   return spec.covariance ?? 'param-efficient';
 }
 
+/**
+ * Width of eps_D in the sample graph: N, one normal per noise dimension, or 1 for edward2's
+ * shared scalar, which the graph's d * eps_D broadcasts over the N dimensions.
+ */
+export function diagonalWidth(spec: HeadSpec, N: number): number {
+  return spec.diagonalNoise === 'shared' ? 1 : N;
+}
+
 /** The head's link; a spec that does not say is softmax (every checkpoint before the field). */
 export function linkOf(spec: HeadSpec): Link {
   return spec.link ?? 'softmax';

@@ -19,6 +19,14 @@ export type Covariance = Static<typeof Covariance>;
 export const LINKS = ['softmax', 'sigmoid'] as const;
 export type Link = (typeof LINKS)[number];
 
+/**
+ * How the diagonal part of the noise is drawn (docs/method.md): independent, one standard normal
+ * per noise dimension (the paper's Sigma' and edward2's TF layer); shared, one standard normal per
+ * sample broadcast over the dimensions (edward2's JAX layers, which trained every HET-XL).
+ */
+export const DIAGONAL_NOISE = ['independent', 'shared'] as const;
+export type DiagonalNoise = (typeof DIAGONAL_NOISE)[number];
+
 export const HeadSpec = Type.Object(
   {
     type: HeadType,
@@ -32,6 +40,8 @@ export const HeadSpec = Type.Object(
     R: Type.Optional(Type.Integer({ minimum: 0 })),
     /** softmax or sigmoid; absent reads as softmax (the loader writes the default in). */
     link: Type.Optional(Type.Union(LINKS.map((l) => Type.Literal(l)), { default: 'softmax' })),
+    /** independent or shared (het, het-xl); absent reads as independent. */
+    diagonalNoise: Type.Optional(Type.Union(DIAGONAL_NOISE.map((d) => Type.Literal(d)))),
     /** Softmax temperature actually used: the learned value for HET-XL. */
     tau: Type.Number({ exclusiveMinimum: 0 }),
     /** Provenance of a learned tau: tau = min + (max - min) * sigmoid(t). */

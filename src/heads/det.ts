@@ -43,6 +43,7 @@ export function buildDetGraphs(spec: HeadSpec, weights: HeadWeights): HeadGraphs
     K: spec.K,
     R: 0,
     noiseWidth: 0,
+    diagonalWidth: 0,
     centerWidth: spec.D,
     scaleTensors: [],
     locModel: buildLocModel(spec, weights),

@@ -42,8 +42,10 @@ export interface HeadGraphs {
   K: number;
   /** Factors of the low-rank noise (0 for DET). */
   R: number;
-  /** Width of eps_D: D for HET-XL, K for HET, 0 for DET (no noise). */
+  /** Width N of the noise: D for HET-XL, K for HET, 0 for DET (no noise). */
   noiseWidth: number;
+  /** Width of eps_D: N, or 1 for shared diagonal noise (0 for DET). */
+  diagonalWidth: number;
   /** Width of the sample graph's `center` input: D (phi) for DET and HET-XL, K (loc) for HET. */
   centerWidth: number;
   /** phi -> loc (HET only; otherwise the center is phi itself). */

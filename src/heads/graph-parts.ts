@@ -3,7 +3,7 @@
 // themselves are the MC machinery's: src/mc/sample-graph.ts).
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
-import { covarianceOf, linkOf } from '../format/head-params.ts';
+import { covarianceOf, diagonalWidth, linkOf } from '../format/head-params.ts';
 import { addSampleReductions, addSigmoidSampleReductions, BATCH, EPS_D, EPS_R, SAMPLES } from '../mc/sample-graph.ts';
 import { LOC, PHI, SCALE_D, SCALE_V, SCALE_VT, type ScaleTensor } from './graph-io.ts';
 import { locBias } from './weights.ts';
@@ -55,7 +55,8 @@ export function addScaleGraph(g: GraphBuilder, spec: HeadSpec, weights: HeadWeig
  */
 export function addSampledNoise(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, N: number, R: number, scaleFactor: number): string {
   const epsR = R > 0 ? g.input(EPS_R, [SAMPLES, R]) : undefined;
-  const epsD = g.input(EPS_D, [SAMPLES, N]);
+  // [Sc, N], or [Sc, 1] for shared diagonal noise: the Mul below broadcasts it over N.
+  const epsD = g.input(EPS_D, [SAMPLES, diagonalWidth(spec, N)]);
   const rescale = (t: string) => (scaleFactor === 1 ? t : g.op('Mul', [t, g.scalar(scaleFactor, 'inv_tau')]));
   const d = rescale(g.input(SCALE_D, [BATCH, N]));
   // [B, 1, N] * [Sc, N] broadcasts to [B, Sc, N]: one noise block shared by the whole batch.

@@ -8,7 +8,7 @@ import { addClassifierAndOutputs } from './det.ts';
 import { addSampledNoise, addScaleGraph, buildLocModel, scaleTensorsOf } from './graph-parts.ts';
 import { CENTER, type HeadGraphs, type SampleOutput } from './graph-io.ts';
 import { BATCH } from '../mc/sample-graph.ts';
-import { linkOf, requireR } from '../format/head-params.ts';
+import { diagonalWidth, linkOf, requireR } from '../format/head-params.ts';
 import type { HeadWeights } from '../format/head-params.ts';
 
 function buildHetXlScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
@@ -35,6 +35,7 @@ export function buildHetXlGraphs(spec: HeadSpec, weights: HeadWeights): HeadGrap
     K: spec.K,
     R,
     noiseWidth: spec.D,
+    diagonalWidth: diagonalWidth(spec, spec.D),
     centerWidth: spec.D,
     scaleModel: buildHetXlScaleModel(spec, weights),
     scaleTensors: scaleTensorsOf(spec, spec.D, R),

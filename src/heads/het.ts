@@ -6,7 +6,7 @@ import type { HeadSpec } from '../format/manifest.ts';
 import { addLinkReductions, addSampledNoise, addScaleGraph, buildLocModel, scaleTensorsOf } from './graph-parts.ts';
 import { CENTER, LOGITS, type HeadGraphs, type SampleOutput } from './graph-io.ts';
 import { BATCH, SAMPLES } from '../mc/sample-graph.ts';
-import { linkOf, requireR } from '../format/head-params.ts';
+import { diagonalWidth, linkOf, requireR } from '../format/head-params.ts';
 import type { HeadWeights } from '../format/head-params.ts';
 
 function buildHetScaleModel(spec: HeadSpec, weights: HeadWeights): Uint8Array {
@@ -38,6 +38,7 @@ export function buildHetGraphs(spec: HeadSpec, weights: HeadWeights): HeadGraphs
     K: spec.K,
     R,
     noiseWidth: spec.K,
+    diagonalWidth: diagonalWidth(spec, spec.K),
     centerWidth: spec.K,
     link: linkOf(spec),
     centerModel: buildLocModel(spec, weights),

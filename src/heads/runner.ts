@@ -23,7 +23,7 @@ export interface HeadRunnerOptions {
 const DEFAULT_NOISE_CACHE_BYTES = 64 * 1024 * 1024;
 
 type Feeds = Record<string, Tensor>;
-type HeadMetadata = Pick<HeadGraphs, 'type' | 'link' | 'D' | 'K' | 'R' | 'noiseWidth' | 'centerWidth' | 'scaleTensors'>;
+type HeadMetadata = Pick<HeadGraphs, 'type' | 'link' | 'D' | 'K' | 'R' | 'noiseWidth' | 'diagonalWidth' | 'centerWidth' | 'scaleTensors'>;
 
 export class OrtHeadRunner implements HeadRunner {
   private constructor(
@@ -47,9 +47,9 @@ export class OrtHeadRunner implements HeadRunner {
     const loc = graphs.locModel && (await createSession(graphs.locModel, engine));
     // Keep only the metadata: the model bytes and the weights (W alone can be 121 MB at JFT
     // scale) are garbage once the sessions exist.
-    const { type, link, D, K, R, noiseWidth, centerWidth, scaleTensors } = graphs;
+    const { type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, scaleTensors } = graphs;
     const noise = new NoiseCache(options.noiseCacheBytes ?? DEFAULT_NOISE_CACHE_BYTES);
-    return new OrtHeadRunner({ type, link, D, K, R, noiseWidth, centerWidth, scaleTensors }, budget, noise, center, scale, sample, loc);
+    return new OrtHeadRunner({ type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, scaleTensors }, budget, noise, center, scale, sample, loc);
   }
 
   /** The execution provider the sessions run on. */
@@ -113,8 +113,8 @@ export class OrtHeadRunner implements HeadRunner {
   }
 
   private mcShape(batch: number): McShape {
-    const { K, R, noiseWidth } = this.graphs;
-    return { batch, K, R, noiseWidth, samplesPerChunk: this.samplesPerChunk(batch) };
+    const { K, R, noiseWidth, diagonalWidth } = this.graphs;
+    return { batch, K, R, noiseWidth, diagonalWidth, samplesPerChunk: this.samplesPerChunk(batch) };
   }
 
   /** One sample-graph run per chunk, with the per-image feeds computed once. */
@@ -168,7 +168,7 @@ export class OrtHeadRunner implements HeadRunner {
 
   /** Feeds that switch the noise off exactly: zero scales, zero eps, one sample. */
   private async noiseFreeFeeds(phi: Float32Array, batch: number): Promise<Feeds> {
-    const { R, noiseWidth } = this.graphs;
+    const { R, diagonalWidth } = this.graphs;
     const feeds: Feeds = { [CENTER]: await this.centerTensor(phi, batch) };
     if (this.graphs.type === 'det') return feeds;
     for (const { name, dims } of this.graphs.scaleTensors) {
@@ -176,7 +176,7 @@ export class OrtHeadRunner implements HeadRunner {
       feeds[name] = floatTensor(new Float32Array(size), [batch, ...dims]);
     }
     if (R > 0) feeds[EPS_R] = floatTensor(new Float32Array(R), [1, R]);
-    feeds[EPS_D] = floatTensor(new Float32Array(noiseWidth), [1, noiseWidth]);
+    feeds[EPS_D] = floatTensor(new Float32Array(diagonalWidth), [1, diagonalWidth]);
     return feeds;
   }
 

@@ -95,7 +95,7 @@ export class ZeroShotMcHead {
     const phiTensor = floatTensor(phi, [batch, E]);
     const scales = await this.scaleSession.run({ [PHI]: phiTensor });
     const perRequest = { [PHI]: phiTensor, [SCALE_V]: scales[SCALE_V], [SCALE_D]: scales[SCALE_D], [TEXTS]: floatTensor(transpose(texts, K, E), [E, K]) };
-    const shape = { batch, K, R, noiseWidth: E, samplesPerChunk: maxSamplesPerChunk(memoryBudgetBytes, batch, K, E, R) };
+    const shape = { batch, K, R, noiseWidth: E, diagonalWidth: E, samplesPerChunk: maxSamplesPerChunk(memoryBudgetBytes, batch, K, E, R) };
     return runMc(shape, options, this.noise, (noise) => this.sampleSession.run({ ...perRequest, ...noise }));
   }
 

@@ -16,8 +16,10 @@ export interface McShape {
   K: number;
   /** Factors R of the low-rank noise: the width of eps_R. */
   R: number;
-  /** Width N of eps_D (D for HET-XL and zero-shot, K for HET). */
+  /** Width N of the noise (D for HET-XL and zero-shot, K for HET). */
   noiseWidth: number;
+  /** Width of eps_D: N, or 1 for shared diagonal noise. */
+  diagonalWidth: number;
   /** The largest chunk the memory budget allows (maxSamplesPerChunk). */
   samplesPerChunk: number;
 }
@@ -50,7 +52,7 @@ export function runSigmoidMc(shape: McShape, options: McOptions, noise: NoiseCac
 async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, accumulator: ChunkAccumulator<T>): Promise<T[]> {
   for (const chunk of planChunks(options.samples, shape.samplesPerChunk)) {
     options.signal?.throwIfAborted();
-    const outputs = await runChunk(chunkNoise(noise, options, chunk, shape.R, shape.noiseWidth), chunk);
+    const outputs = await runChunk(chunkNoise(noise, options, chunk, shape.R, shape.diagonalWidth), chunk);
     accumulator.addChunk(chunk.start, chunk.count, outputs);
   }
   return accumulator.results();

@@ -9,7 +9,6 @@ import { buildHeadGraphs } from '../../src/heads/graphs.ts';
 import { CENTER, LOC, LOGITS, PHI } from '../../src/heads/graph-io.ts';
 import { planChunks } from '../../src/mc/chunking.ts';
 import { chunkNoise } from '../../src/mc/loop.ts';
-import { EPS_D, EPS_R } from '../../src/mc/sample-graph.ts';
 import type { McOptions } from '../../src/mc/types.ts';
 import { NoiseCache } from '../../src/noise/cache.ts';
 
@@ -18,7 +17,7 @@ const SAMPLES_PER_CHUNK = 1000;
 
 export async function sampleLogits(spec: HeadSpec, weights: HeadWeights, phi: Float32Array, batch: number, options: McOptions): Promise<Float32Array> {
   const graphs = buildHeadGraphs(spec, weights);
-  const { D, K, R, noiseWidth } = graphs;
+  const { D, K, R, diagonalWidth } = graphs;
   const sessions = await Promise.all(
     [graphs.centerModel, graphs.scaleModel, graphs.buildLogitsModel()].map((model) => (model ? createSession(model, ENGINE) : undefined)),
   );
@@ -37,8 +36,8 @@ export async function sampleLogits(spec: HeadSpec, weights: HeadWeights, phi: Fl
     for (const { name } of graphs.scaleTensors) feeds[name] = scales[name];
     const noise = new NoiseCache(0);
     for (const chunk of planChunks(options.samples, SAMPLES_PER_CHUNK)) {
-      const eps = chunkNoise(noise, options, chunk, R, noiseWidth);
-      const u = (await logits!.run({ ...feeds, [EPS_R]: eps[EPS_R], [EPS_D]: eps[EPS_D] }))[LOGITS].data as Float32Array;
+      const eps = chunkNoise(noise, options, chunk, R, diagonalWidth);
+      const u = (await logits!.run({ ...feeds, ...eps }))[LOGITS].data as Float32Array;
       for (let b = 0; b < batch; b++) out.set(u.subarray(b * chunk.count * K, (b + 1) * chunk.count * K), (b * options.samples + chunk.start) * K);
     }
     return out;
