@@ -15,6 +15,7 @@ import { normalStream } from '../../src/training/common/random.ts';
 import { defaultModelOptions, DEFAULT_MODEL_NAME, FASHION_MNIST_LABELS } from '../../src/synthetic/default-model.ts';
 import { GraphBuilder } from '../../src/engine/graph.ts';
 import { makeTinyCheckpoint, type TinyCheckpointOptions } from '../helpers/checkpoints.ts';
+import { editManifest } from '../helpers/manifest.ts';
 
 const { onnx } = onnxProto;
 
@@ -36,13 +37,6 @@ async function freshParent(): Promise<string> {
 
 async function tiny(options: TinyCheckpointOptions = {}): Promise<string> {
   return makeTinyCheckpoint(await freshParent(), options);
-}
-
-async function editManifest(dir: string, edit: (m: Record<string, any>) => void): Promise<void> {
-  const file = join(dir, 'manifest.json');
-  const m = JSON.parse(await readFile(file, 'utf8'));
-  edit(m);
-  await writeFile(file, JSON.stringify(m, null, 2));
 }
 
 async function refuses(dir: string, file: string, pattern: RegExp): Promise<void> {

@@ -2,23 +2,17 @@
 // each needs, and the refusals (each naming the field).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../../src/format/checkpoint.ts';
 import { CheckpointError } from '../../src/format/errors.ts';
 import { generateCheckpoint } from '../../src/synthetic/random-checkpoint.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
+import { editManifest } from '../helpers/manifest.ts';
 
 const parent = await mkdtemp(path.join(tmpdir(), 'hetxl-link-'));
 after(() => rm(parent, { recursive: true, force: true }));
-
-async function editManifest(dir: string, edit: (m: Record<string, any>) => void): Promise<void> {
-  const file = path.join(dir, 'manifest.json');
-  const manifest = JSON.parse(await readFile(file, 'utf8'));
-  edit(manifest);
-  await writeFile(file, JSON.stringify(manifest));
-}
 
 const refusal = (problem: RegExp) => (e: unknown) => e instanceof CheckpointError && problem.test(e.problem);
 

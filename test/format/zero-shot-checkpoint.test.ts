@@ -2,12 +2,13 @@
 // piece is refused naming the file and the problem.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { generateCheckpoint, type GenerateOptions } from '../../src/synthetic/random-checkpoint.ts';
 import { loadCheckpoint } from '../../src/format/checkpoint.ts';
 import { CheckpointError } from '../../src/format/errors.ts';
+import { editManifest } from '../helpers/manifest.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'hetxl-zs-ckpt-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -32,13 +33,6 @@ async function refuses(dir: string, file: string, pattern: RegExp): Promise<void
     assert.match(e.problem, pattern);
     return true;
   });
-}
-
-async function editManifest(dir: string, edit: (m: Record<string, any>) => void): Promise<void> {
-  const file = join(dir, 'manifest.json');
-  const m = JSON.parse(await readFile(file, 'utf8'));
-  edit(m);
-  await writeFile(file, JSON.stringify(m));
 }
 
 test('a valid zero-shot checkpoint loads: no labels, noise tensors without loc_layer, text tower and tokenizer', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHeadRunner, type OrtHeadRunner, type HeadRunnerOptions } from '../../src/heads/runner.ts';
 import { sampleLogits } from '../helpers/sample-logits.ts';
 import { planChunks, maxSamplesPerChunk } from '../../src/mc/chunking.ts';
-import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
+import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { McResult } from '../../src/mc/types.ts';
 import type { HeadWeights } from '../../src/format/head-params.ts';
@@ -18,9 +18,9 @@ import {
   referenceMc,
   referenceMcIndependent,
   referenceMeanProbs,
-  type Matrix,
   type Vector,
 } from '../reference/heads.ts';
+import { assertClose, noiseRows } from '../helpers/heads.ts';
 
 const engine: EngineOptions = { provider: 'cpu', threads: 1 };
 const D = 6;
@@ -54,19 +54,6 @@ async function runnerFor(spec: HeadSpec, weights: HeadWeights, options?: HeadRun
   const runner = await createHeadRunner(spec, weights, engine, options);
   runners.push(runner);
   return runner;
-}
-
-/** The production noise of samples [0, S) as reference rows. */
-function noiseRows(seed: number, S: number, width: number, stream: number): Matrix {
-  const flat = normalRows(seed, stream, 0, S, width);
-  return Array.from({ length: S }, (_, s) => Array.from(flat.subarray(s * width, (s + 1) * width)));
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tolerance, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (tolerance ${tolerance})`);
-  }
 }
 
 function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {

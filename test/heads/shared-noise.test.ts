@@ -7,19 +7,15 @@ import assert from 'node:assert/strict';
 import type { EngineOptions } from '../../src/engine/session.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import { createHeadRunner } from '../../src/heads/runner.ts';
-import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
-import { gaussianSource, randomHeadWeights, referenceMc, type Matrix } from '../reference/heads.ts';
+import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
+import { gaussianSource, randomHeadWeights, referenceMc } from '../reference/heads.ts';
+import { noiseRows } from '../helpers/heads.ts';
 
 const engine: EngineOptions = { provider: 'cpu', threads: 1 };
 const D = 6;
 const K = 5;
 const S = 300;
 const SEED = 23;
-
-function rows(stream: number, width: number): Matrix {
-  const flat = normalRows(SEED, stream, 0, S, width);
-  return Array.from({ length: S }, (_, s) => Array.from(flat.subarray(s * width, (s + 1) * width)));
-}
 
 const KINDS: Pick<HeadSpec, 'type' | 'covariance' | 'R'>[] = [
   { type: 'het-xl', covariance: 'param-efficient', R: 3 },
@@ -34,9 +30,9 @@ test('shared diagonal noise: MC equals the float64 reference with one scalar per
     const shared: HeadSpec = { ...kind, D, K, tau: 0.7, minScale: 1e-3, diagonalNoise: 'shared' };
     const weights = randomHeadWeights(shared, 77);
     const N = kind.type === 'het' ? K : D;
-    const xi = rows(STREAM_DIAGONAL, 1); // the production noise: a width-1 row per sample
+    const xi = noiseRows(SEED, S, 1, STREAM_DIAGONAL); // the production noise: a width-1 row per sample
     const epsD = xi.map(([x]) => Array.from({ length: N }, () => x));
-    const epsR = kind.R ? rows(STREAM_FACTOR, kind.R) : xi.map(() => []);
+    const epsR = kind.R ? noiseRows(SEED, S, kind.R, STREAM_FACTOR) : xi.map(() => []);
     const ref = referenceMc(shared, weights, phi, epsR, epsD);
 
     const runner = await createHeadRunner(shared, weights, engine);

@@ -6,12 +6,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHeadRunner, type OrtHeadRunner, type HeadRunnerOptions } from '../../src/heads/runner.ts';
-import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
+import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { HeadWeights } from '../../src/format/head-params.ts';
 import type { EngineOptions } from '../../src/engine/session.ts';
-import { randomHeadWeights, referenceLocLogits, referenceMc, referenceMeanProbs, type Matrix, type Vector } from '../reference/heads.ts';
+import { randomHeadWeights, referenceLocLogits, referenceMc, referenceMeanProbs, type Vector } from '../reference/heads.ts';
 import { binaryEntropy, referenceSigmoidMc, referenceSigmoidMcIndependent, referenceSigmoidMean } from '../reference/sigmoid.ts';
+import { assertClose, noiseRows } from '../helpers/heads.ts';
 
 const engine: EngineOptions = { provider: 'cpu', threads: 1 };
 const D = 6;
@@ -52,18 +53,6 @@ async function runnerFor(spec: HeadSpec, weights: HeadWeights, options?: HeadRun
   const runner = await createHeadRunner(spec, weights, engine, options);
   runners.push(runner);
   return runner;
-}
-
-function noiseRows(seed: number, S: number, width: number, stream: number): Matrix {
-  const flat = normalRows(seed, stream, 0, S, width);
-  return Array.from({ length: S }, (_, s) => Array.from(flat.subarray(s * width, (s + 1) * width)));
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tolerance, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (tolerance ${tolerance})`);
-  }
 }
 
 test('sigmoid heads: MC, mean mode and logits equal the float64 reference, every head, R = 3 and R = 0, fixed and learned tau', async () => {

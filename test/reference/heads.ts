@@ -241,8 +241,8 @@ export function referenceMc(spec: HeadSpec, weights: HeadWeights, phi: Vector, e
   return { probs, std, expectedEntropy, entropyStd, sampleArgmax, top2Gap };
 }
 
-/** The MC predictive with the reference's own independent noise (mulberry32 + Box-Muller). */
-export function referenceMcIndependent(spec: HeadSpec, weights: HeadWeights, phi: Vector, samples: number, seed: number): ReferenceMc {
+/** The reference's own independent noise (mulberry32 + Box-Muller): eps_R and eps_D of each sample, in turn. */
+export function referenceNoiseRows(spec: HeadSpec, samples: number, seed: number): { epsR: Matrix; epsD: Matrix } {
   const normal = gaussianSource(seed);
   const R = spec.R ?? 0;
   const N = spec.type === 'het' ? spec.K : spec.D;
@@ -252,6 +252,12 @@ export function referenceMcIndependent(spec: HeadSpec, weights: HeadWeights, phi
     epsR.push(Array.from({ length: R }, normal));
     epsD.push(Array.from({ length: N }, normal));
   }
+  return { epsR, epsD };
+}
+
+/** The MC predictive with the reference's own independent noise. */
+export function referenceMcIndependent(spec: HeadSpec, weights: HeadWeights, phi: Vector, samples: number, seed: number): ReferenceMc {
+  const { epsR, epsD } = referenceNoiseRows(spec, samples, seed);
   return referenceMc(spec, weights, phi, epsR, epsD);
 }
 

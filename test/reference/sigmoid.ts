@@ -4,7 +4,7 @@
 // per-class binary entropies. Plain loops from the formulas; no production code.
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { HeadWeights } from '../../src/format/head-params.ts';
-import { gaussianSource, referenceLocLogits, referenceLogits, referenceScales, type Matrix, type Vector } from './heads.ts';
+import { referenceLocLogits, referenceLogits, referenceNoiseRows, referenceScales, type Matrix, type Vector } from './heads.ts';
 
 export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
@@ -62,16 +62,8 @@ export function referenceSigmoidMc(spec: HeadSpec, weights: HeadWeights, phi: Ve
   };
 }
 
-/** The sigmoid MC predictive with the reference's own independent noise (mulberry32 + Box-Muller). */
+/** The sigmoid MC predictive with the reference's own independent noise (referenceNoiseRows). */
 export function referenceSigmoidMcIndependent(spec: HeadSpec, weights: HeadWeights, phi: Vector, samples: number, seed: number): ReferenceSigmoidMc {
-  const normal = gaussianSource(seed);
-  const R = spec.R ?? 0;
-  const N = spec.type === 'het' ? spec.K : spec.D;
-  const epsR: Matrix = [];
-  const epsD: Matrix = [];
-  for (let s = 0; s < samples; s++) {
-    epsR.push(Array.from({ length: R }, normal));
-    epsD.push(Array.from({ length: N }, normal));
-  }
+  const { epsR, epsD } = referenceNoiseRows(spec, samples, seed);
   return referenceSigmoidMc(spec, weights, phi, epsR, epsD);
 }
