@@ -2,7 +2,7 @@
 // McAccumulator for the softmax link, SigmoidMcAccumulator for the sigmoid link. Both merge the
 // per-class moments the same way (ClassMoments).
 import type { Tensor } from '../engine/session.ts';
-import { chunkReductions, sigmoidChunkReductions } from './sample-graph.ts';
+import { chunkReductions, sigmoidChunkReductions, type ChunkMoments } from './sample-graph.ts';
 import type { McResult, SigmoidMcResult } from './types.ts';
 
 /** What the MC loop feeds a chunk's outputs to, and asks for the per-image results at the end. */
@@ -27,7 +27,7 @@ class ClassMoments {
    * mean_c = c + S1 / n, M2_c = S2 - S1^2 / n; chunks combine with Chan et al.'s parallel
    * update, so the result does not depend on the chunking beyond rounding.
    */
-  add(count: number, shift: Float32Array, sumDev: Float32Array, sumSqDev: Float32Array): void {
+  add(count: number, { shift, sumDev, sumSqDev }: ChunkMoments): void {
     const total = this.seen + count;
     for (let i = 0; i < this.mean.length; i++) {
       const s1 = sumDev[i];
@@ -75,7 +75,7 @@ export class McAccumulator implements ChunkAccumulator<McResult> {
   /** Merges a chunk of `count` samples starting at sample `start`. */
   addChunk(start: number, count: number, outputs: Record<string, Tensor>): void {
     const chunk = chunkReductions(outputs);
-    this.moments.add(count, chunk.shift, chunk.sumDev, chunk.sumSqDev);
+    this.moments.add(count, chunk);
     for (let b = 0; b < this.batch; b++) {
       const row = b * count;
       let entropy = 0;
@@ -113,7 +113,7 @@ export class SigmoidMcAccumulator implements ChunkAccumulator<SigmoidMcResult> {
 
   addChunk(_start: number, count: number, outputs: Record<string, Tensor>): void {
     const chunk = sigmoidChunkReductions(outputs);
-    this.moments.add(count, chunk.shift, chunk.sumDev, chunk.sumSqDev);
+    this.moments.add(count, chunk);
     for (let i = 0; i < this.binaryEntropySum.length; i++) this.binaryEntropySum[i] += chunk.binaryEntropySum[i];
   }
 

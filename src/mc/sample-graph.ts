@@ -21,42 +21,36 @@ export const BINARY_ENTROPY_SUM = 'binary_entropy_sum'; // sum_s h(q_s,k) [B, K]
 export const BATCH = 'batch';
 export const SAMPLES = 'samples';
 
-/** One chunk's outputs, as the sample graph returns them ([B, K] and [B, Sc] row-major). */
-export interface ChunkReductions {
+/** The moments every link's sample graph outputs, about the shift of the chunk's first sample ([B, K] row-major). */
+export interface ChunkMoments {
   shift: Float32Array;
   sumDev: Float32Array;
   sumSqDev: Float32Array;
+}
+
+/** One chunk's outputs of a softmax sample graph (entropy and argmax are [B, Sc]). */
+export interface ChunkReductions extends ChunkMoments {
   entropy: Float32Array;
   argmax: BigInt64Array;
 }
 
 /** One chunk's outputs of a sigmoid-link sample graph ([B, K] row-major). */
-export interface SigmoidChunkReductions {
-  shift: Float32Array;
-  sumDev: Float32Array;
-  sumSqDev: Float32Array;
+export interface SigmoidChunkReductions extends ChunkMoments {
   binaryEntropySum: Float32Array;
+}
+
+function chunkMoments(outputs: Record<string, Tensor>): ChunkMoments {
+  return { shift: outputs[SHIFT].data as Float32Array, sumDev: outputs[SUM_DEV].data as Float32Array, sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array };
+}
+
+/** The reductions of one softmax sample-graph run, read from its outputs by name. */
+export function chunkReductions(outputs: Record<string, Tensor>): ChunkReductions {
+  return { ...chunkMoments(outputs), entropy: outputs[ENTROPY].data as Float32Array, argmax: outputs[ARGMAX].data as BigInt64Array };
 }
 
 /** The reductions of one sigmoid sample-graph run, read from its outputs by name. */
 export function sigmoidChunkReductions(outputs: Record<string, Tensor>): SigmoidChunkReductions {
-  return {
-    shift: outputs[SHIFT].data as Float32Array,
-    sumDev: outputs[SUM_DEV].data as Float32Array,
-    sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array,
-    binaryEntropySum: outputs[BINARY_ENTROPY_SUM].data as Float32Array,
-  };
-}
-
-/** The reductions of one sample-graph run, read from its outputs by name. */
-export function chunkReductions(outputs: Record<string, Tensor>): ChunkReductions {
-  return {
-    shift: outputs[SHIFT].data as Float32Array,
-    sumDev: outputs[SUM_DEV].data as Float32Array,
-    sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array,
-    entropy: outputs[ENTROPY].data as Float32Array,
-    argmax: outputs[ARGMAX].data as BigInt64Array,
-  };
+  return { ...chunkMoments(outputs), binaryEntropySum: outputs[BINARY_ENTROPY_SUM].data as Float32Array };
 }
 
 /**
