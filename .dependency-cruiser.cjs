@@ -1,11 +1,11 @@
 // The layer order of src/ (issue #10), checked by `npm run lint:layers`:
 //   format -> engine, noise -> image, text -> mc -> heads, uncertainty -> pipelines -> http -> app, server
 // Each layer imports only the layers listed for it in `below` (and itself). Training, evaluation,
-// synthetic checkpoints, CLIs and benchmarks are a wing that may import the core; the core never
+// synthetic checkpoints, converters, CLIs and benchmarks are a wing that may import the core; the core never
 // imports the wing. No import cycles, between files or between folders. Type-only imports count
 // (tsPreCompilationDeps): a layer that needs another's types depends on it as much as on its code.
 const CORE = '^src/(format|engine|noise|image|text|mc|heads|uncertainty|pipelines|http)/|^src/(app|server|config|shutdown)[.]ts$';
-const WING = '^(src/(training|evaluate|synthetic|cli)/|bench/)';
+const WING = '^(src/(training|evaluate|synthetic|convert|cli)/|bench/)';
 
 /** Folders a layer may import besides itself (and node built-ins and packages). */
 const below = {

@@ -3,7 +3,7 @@
 // pixels against PIL's (test/fixtures/torchvision/pil/, written by
 // scripts/make-torchvision-fixture.py) for each kernel.
 //
-// Measured (docs/checkpoint-format.md "From PyTorch"), in 8-bit levels: reducing (the 427 x 640
+// Measured (docs/conversion.md "From PyTorch"), in 8-bit levels: reducing (the 427 x 640
 // photo) max abs 0 / 2 / 4 / 5 for nearest / bilinear / bicubic / lanczos3, mean <= 0.09;
 // enlarging (28 x 28, 32 x 32, 301 x 200) mean 0.7 to 3.9 and max up to 129 on sharp edges, since
 // libvips enlarges with its interpolators where PIL applies the same filter as when reducing.

@@ -5,7 +5,7 @@
 // and forward on the same images. The fixture and the expected values are written by
 // scripts/make-torchvision-fixture.py (torch 1.13, torchvision 0.14, PIL 9.4).
 //
-// Tolerances (measured, docs/checkpoint-format.md "From PyTorch"): on one input tensor, ORT and
+// Tolerances (measured, docs/conversion.md "From PyTorch"): on one input tensor, ORT and
 // torch agree to 1e-6 (max abs, values ~1; tolerance 1e-4). On images sharp's resize is not
 // PIL's: the relative L2 error of the pre-logits was at most 0.018 (enlarged 32 x 32 images;
 // 0.0009 for the reduced photo), tolerance 0.03; the largest probability difference 0.0016,

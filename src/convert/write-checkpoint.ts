@@ -1,0 +1,67 @@
+// Writes a converted checkpoint folder (format v1) and proves that it loads, without a running
+// server ever seeing half of it: the files go to a dot-folder of the models folder (which
+// listCheckpointDirs skips), loadCheckpoint validates them there, then one rename publishes the
+// folder. head.safetensors is written by the same writer as the generated checkpoints'.
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CHECKPOINT_FILES, loadCheckpoint, parseLabels, validateManifest } from '../format/checkpoint.ts';
+import type { Manifest } from '../format/manifest.ts';
+import { validateBackbone } from '../format/onnx-io.ts';
+import { writeSafetensorsFile } from '../format/safetensors.ts';
+import { ConvertError } from './errors.ts';
+
+export interface CheckpointParts {
+  modelsDir: string;
+  /** The manifest as built: defaults are written in and everything is validated here. */
+  manifest: unknown;
+  name: string;
+  backbone: Uint8Array;
+  /** The backbone's source file, for messages. */
+  backboneFile: string;
+  tensors: { name: string; dims: number[]; data: Float32Array }[];
+  /** labels.txt as read, and its source file for messages. */
+  labelsText: string;
+  labelsFile: string;
+}
+
+export interface WrittenCheckpoint {
+  dir: string;
+  manifest: Manifest;
+  files: string[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Validates every part, writes <modelsDir>/<name>, loads it with the server's loader. Refuses to overwrite. */
+export async function writeCheckpoint(parts: CheckpointParts): Promise<WrittenCheckpoint> {
+  const modelsDir = resolve(parts.modelsDir);
+  const dir = join(modelsDir, parts.name);
+  if (await exists(dir)) throw new ConvertError(`${dir} already exists; remove it or choose another --name`);
+  // The checks the loader makes, before anything is written, so that a refusal leaves no folder.
+  const manifest = validateManifest(parts.manifest, `${parts.name}/${CHECKPOINT_FILES.manifest}`, parts.name);
+  const labels = parseLabels(parts.labelsText, manifest.head.K, parts.labelsFile);
+  validateBackbone(parts.backbone, manifest, parts.backboneFile);
+
+  await mkdir(modelsDir, { recursive: true });
+  const staging = await mkdtemp(join(modelsDir, '.convert-'));
+  try {
+    const staged = join(staging, parts.name);
+    await mkdir(staged);
+    const data = new Map(parts.tensors.map((t) => [t.name, t.data]));
+    await writeSafetensorsFile(join(staged, CHECKPOINT_FILES.head), parts.tensors, (t) => [data.get(t.name)!]);
+    await writeFile(join(staged, CHECKPOINT_FILES.backbone), parts.backbone);
+    await writeFile(join(staged, CHECKPOINT_FILES.labels), labels.join('\n') + '\n');
+    await writeFile(join(staged, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
+    await loadCheckpoint(staged);
+    if (await exists(dir)) throw new ConvertError(`${dir} appeared while converting; nothing was written there`);
+    await rename(staged, dir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return { dir, manifest, files: [CHECKPOINT_FILES.manifest, CHECKPOINT_FILES.backbone, CHECKPOINT_FILES.head, CHECKPOINT_FILES.labels] };
+}
