@@ -4,14 +4,17 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { modelLimitsOf, type Config } from './config.ts';
-import { ModelRegistry } from './pipelines/registry.ts';
+import { loadServedModel, ModelRegistry } from './pipelines/registry.ts';
+import { workerModelLoader } from './pipelines/worker/worker-model.ts';
 import type { App } from './http/context.ts';
 import { answerRouterError, installErrorHandlers } from './http/errors.ts';
 import { multipartLimits } from './http/input.ts';
 import { strictIntegerOptions } from './http/options.ts';
+import { registerApiKeys } from './http/plugins/auth.ts';
 import { registerCors } from './http/plugins/cors.ts';
 import { registerDocs } from './http/plugins/docs.ts';
 import { registerMetrics } from './http/plugins/metrics.ts';
+import { registerRateLimit } from './http/plugins/rate-limit.ts';
 import { echoRequestId, requestIdOptions } from './http/plugins/request-id.ts';
 import { registerSecurityHeaders } from './http/plugins/security.ts';
 import { registerWebPage } from './http/plugins/web.ts';
@@ -22,6 +25,7 @@ import modelRoutes from './http/routes/models.ts';
 import predictiveRoutes from './http/routes/predictive.ts';
 import zeroShotRoutes from './http/routes/zero-shot.ts';
 import kserveV2Routes from './http/routes/kserve-v2.ts';
+import repositoryRoutes from './http/routes/repository.ts';
 
 export interface BuildOptions {
   /** A registry to serve instead of loading config.modelsDir (tests, embedding). */
@@ -55,6 +59,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('preValidation', strictIntegerOptions);
   await registerSecurityHeaders(app);
   await registerCors(app, config.corsOrigins);
+  // Both apply to the routes registered after them; the limit's hook runs before the key check.
+  const apiKeys = registerApiKeys(app, config.apiKeys);
+  await registerRateLimit(app, config, apiKeys);
   // Counts and per-part sizes; the whole body is counted against BODY_LIMIT_BYTES as it streams (src/http/input.ts).
   await app.register(multipart, { limits: multipartLimits(config) });
   await registerDocs(app);
@@ -62,7 +69,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let registry = options.registry;
   if (!registry) {
-    registry = new ModelRegistry({ provider: config.ortProvider, threads: config.ortThreads }, modelLimitsOf(config), app.log);
+    // INFERENCE_WORKERS: each model's sessions in a worker thread of its own, or in this thread.
+    const loader = config.inferenceWorkers ? workerModelLoader({ log: app.log }) : loadServedModel;
+    registry = new ModelRegistry({ provider: config.ortProvider, threads: config.ortThreads }, modelLimitsOf(config), app.log, loader);
     void registry.loadAll(config.modelsDir);
   }
   registerMetrics(app, registry);
@@ -74,6 +83,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(zeroShotRoutes, context);
   // Under a prefix: its own error and not-found handlers answer /v2 in the protocol's shape.
   await app.register(kserveV2Routes, { ...context, prefix: '/v2' });
+  // The model repository extension: not registered at all (404) without MODEL_CONTROL_TOKEN.
+  if (config.modelControlToken) await app.register(repositoryRoutes, { ...context, prefix: '/v2' });
   const owned = !options.registry;
   app.addHook('onClose', async () => {
     if (owned) await registry.dispose();

@@ -5,6 +5,9 @@ import { Value } from '@sinclair/typebox/value';
 
 const ORIGIN = String.raw`https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?`;
 const CORS_ORIGINS_PATTERN = String.raw`^(\*|${ORIGIN}(\s*,\s*${ORIGIN})*)?$`;
+/** A bearer token or API key: 16-256 characters of RFC 6750's token68 alphabet (openssl rand -hex 32 makes one). */
+const SECRET = '[A-Za-z0-9._~+/=-]{16,256}';
+const SECRET_LIST_PATTERN = String.raw`^\s*(${SECRET}(\s*,\s*${SECRET})*)?\s*$`;
 
 export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
@@ -43,6 +46,8 @@ export const ConfigSchema = Type.Object({
   ortProvider: Type.Union([Type.Literal('auto'), Type.Literal('cpu'), Type.Literal('cuda')], { default: 'auto' }),
   /** ORT intra-op threads; 0 lets ORT pick one per physical core. */
   ortThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
+  /** Run each model's ONNX Runtime sessions in a worker thread of its own (src/pipelines/worker/), off the HTTP event loop. */
+  inferenceWorkers: Type.Boolean({ default: true }),
   /** Time to receive a whole request, headers and body; a stalled upload gets a 408 and is closed. */
   requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
   /** Time to receive the request headers (capped at requestTimeoutMs). */
@@ -61,6 +66,24 @@ export const ConfigSchema = Type.Object({
    * list of origins, scheme://host[:port] without a path.
    */
   corsOrigins: Type.String({ pattern: CORS_ORIGINS_PATTERN, default: '' }),
+  /** Bearer token of the model repository routes (load, unload, index); '' leaves them unregistered. */
+  modelControlToken: Type.String({ pattern: `^(${SECRET})?$`, default: '' }),
+  /** Comma-separated API keys the inference routes require; '' (default) leaves them open. */
+  apiKeys: Type.String({ pattern: SECRET_LIST_PATTERN, default: '' }),
+  /** Requests a client may make per rateLimitWindowMs; 0 (default) turns rate limiting off. */
+  rateLimitMax: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
+  /** The window rateLimitMax counts in, ms. */
+  rateLimitWindowMs: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 60_000 }),
+  /** Dynamic batching: most images in one merged backbone and head run, per model (manifest batching.maxBatchSize overrides). */
+  batchMaxSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+  /** Dynamic batching: how long a queued request may wait for others to join its run (manifest batching.maxQueueDelayMs overrides). */
+  batchMaxDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
+  /** Requests admitted per model and not yet running; more get 503 with Retry-After. */
+  queueMaxRequests: Type.Integer({ minimum: 1, maximum: 100_000, default: 64 }),
+  /** An inference request's deadline from its arrival, queue and computation included; then 504. */
+  requestDeadlineMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
+  /** The largest deadline a request may ask for with `deadlineMs`. */
+  maxRequestDeadlineMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 300_000 }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -84,15 +107,31 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   textBatchTokens: 'TEXT_BATCH_TOKENS',
   ortProvider: 'ORT_PROVIDER',
   ortThreads: 'ORT_THREADS',
+  inferenceWorkers: 'INFERENCE_WORKERS',
   requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
   headersTimeoutMs: 'HEADERS_TIMEOUT_MS',
   keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
   shutdownDrainTimeoutMs: 'SHUTDOWN_DRAIN_TIMEOUT_MS',
   shutdownReadinessDelayMs: 'SHUTDOWN_READINESS_DELAY_MS',
   corsOrigins: 'CORS_ORIGINS',
+  modelControlToken: 'MODEL_CONTROL_TOKEN',
+  apiKeys: 'API_KEYS',
+  rateLimitMax: 'RATE_LIMIT_MAX',
+  rateLimitWindowMs: 'RATE_LIMIT_WINDOW_MS',
+  batchMaxSize: 'BATCH_MAX_SIZE',
+  batchMaxDelayMs: 'BATCH_MAX_DELAY_MS',
+  queueMaxRequests: 'QUEUE_MAX_REQUESTS',
+  requestDeadlineMs: 'REQUEST_DEADLINE_MS',
+  maxRequestDeadlineMs: 'MAX_REQUEST_DEADLINE_MS',
 };
 
+/** Variables whose values are secrets: a refusal names them without quoting the value. */
+const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['modelControlToken', 'apiKeys']);
+
 export class ConfigError extends Error {}
+
+/** The words a boolean variable accepts; anything else is refused with the variable's name. */
+const BOOLEANS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false };
 
 /** Reads the config from `env`; throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -101,14 +140,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const value = env[envName];
     if (value === undefined || value === '') continue;
     const schema = ConfigSchema.properties[key as keyof Config];
-    raw[key] = schema.type === 'integer' ? (/^-?\d+$/.test(value.trim()) ? Number(value) : value) : value;
+    if (schema.type === 'integer') raw[key] = /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+    else if (schema.type === 'boolean') raw[key] = BOOLEANS[value.trim().toLowerCase()] ?? value;
+    else raw[key] = value;
   }
   const candidate = Value.Default(ConfigSchema, { ...raw, ...overrides }) as Config;
   const errors = [...Value.Errors(ConfigSchema, candidate)];
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const key = e.path.replace(/^\//, '') as keyof Config;
-      return `${ENV_NAMES[key] ?? key}=${JSON.stringify(raw[key])}: ${e.message}`;
+      const value = SECRET_KEYS.has(key) ? '(hidden)' : JSON.stringify(raw[key]);
+      return `${ENV_NAMES[key] ?? key}=${value}: ${e.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join('\n  ')}`);
   }
@@ -125,6 +167,7 @@ export function modelLimitsOf(config: Config) {
     headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024,
     textCacheSize: config.textCacheSize,
     textBatchTokens: config.textBatchTokens,
+    batching: { maxBatchSize: config.batchMaxSize, maxQueueDelayMs: config.batchMaxDelayMs, maxQueue: config.queueMaxRequests },
     prompts: {
       maxLabels: config.maxZeroShotLabels,
       maxLabelLength: config.maxLabelLength,

@@ -10,8 +10,9 @@ import { ModelRegistry } from '../pipelines/registry.ts';
 const OUTPUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi/openapi.json');
 
 export async function generateOpenApi(): Promise<string> {
-  // Schemas do not depend on the environment or on the models: an empty registry will do.
-  const config = loadConfig({});
+  // Schemas do not depend on the environment or on the models: an empty registry will do. The
+  // model repository routes exist only with a control token: a placeholder puts them in the document.
+  const config = loadConfig({}, { modelControlToken: 'openapi-placeholder-token' });
   const silent = { info() {}, error() {} };
   const registry = new ModelRegistry({ provider: 'cpu', threads: 1 }, modelLimitsOf(config), silent);
   const app = await buildApp(config, { registry, logger: false });

@@ -130,6 +130,19 @@ export const ZeroShotSpec = Type.Object(
 );
 export type ZeroShotSpec = Static<typeof ZeroShotSpec>;
 
+/**
+ * Per-model dynamic batching (src/pipelines/batching.ts), overriding the server's BATCH_MAX_SIZE
+ * and BATCH_MAX_DELAY_MS: a large head may want smaller batches, a small one a short wait.
+ */
+export const BatchingSpec = Type.Object(
+  {
+    maxBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    maxQueueDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+export type BatchingSpec = Static<typeof BatchingSpec>;
+
 /** What a checkpoint is for: a fixed label set, or labels given with each request. */
 export const TASKS = ['classification', 'zero-shot'] as const;
 export type Task = (typeof TASKS)[number];
@@ -147,6 +160,7 @@ export const Manifest = Type.Object(
     mc: McSpec,
     /** Required for task zero-shot, refused for classification. */
     zeroShot: Type.Optional(ZeroShotSpec),
+    batching: Type.Optional(BatchingSpec),
     /** Free-form: dataset, training command, seed, label noise, evaluation metrics. */
     provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },

@@ -23,3 +23,31 @@ export function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
 export function isAbortError(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
 }
+
+/** A request's deadline passed (REQUEST_DEADLINE_MS, or its own deadlineMs): answered 504. */
+export class DeadlineExceededError extends Error {
+  override readonly name = 'DeadlineExceededError';
+  constructor(readonly deadlineMs: number) {
+    super(`the request did not complete within its deadline of ${deadlineMs} ms (deadlineMs, REQUEST_DEADLINE_MS); its computation was stopped`);
+  }
+}
+
+/**
+ * The signal of an inference request: aborted with an AbortError when its client leaves (as
+ * abortedWhenClientLeaves), or with DeadlineExceededError `deadlineMs` after the request arrived
+ * (the time already spent receiving it counts). The timer goes with the response, so a server
+ * answering thousands of requests a second holds no timers for the ones already answered.
+ */
+export function requestSignal(reply: FastifyReply, deadlineMs: number): AbortSignal {
+  const left = abortedWhenClientLeaves(reply);
+  const controller = new AbortController();
+  const remaining = deadlineMs - reply.elapsedTime;
+  if (left.aborted) controller.abort(left.reason);
+  else if (remaining <= 0) controller.abort(new DeadlineExceededError(deadlineMs));
+  else {
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), remaining);
+    left.addEventListener('abort', () => controller.abort(left.reason), { once: true });
+    reply.raw.once('close', () => clearTimeout(timer));
+  }
+  return controller.signal;
+}

@@ -37,3 +37,20 @@ export function requireModel(registry: ModelRegistry, name: string, task?: Task)
   if (task !== undefined && entry.model.task !== task) throw new HttpError(400, 'WRONG_TASK', WRONG_TASK[task](name, entry.model));
   return entry.model;
 }
+
+/** A model held by one request: a reload or unload disposes it only once every lease is released. */
+export interface ModelLease extends Disposable {
+  readonly model: ServedModel;
+}
+
+/**
+ * requireModel, holding the model for the request: a route takes it with
+ * `using lease = acquireModel(...)`, which releases it when the handler's scope ends, whether it
+ * returns or throws (a failed request, a client gone and its computation aborted), and never
+ * before: the model's sessions stay alive while its computation runs. A hook (onResponse) would
+ * not do: Fastify runs none when the client has gone before the response was sent.
+ */
+export function acquireModel(registry: ModelRegistry, name: string, task?: Task): ModelLease {
+  const model = requireModel(registry, name, task);
+  return { model, [Symbol.dispose]: registry.hold(model) };
+}

@@ -4,14 +4,17 @@
 // they meet HTTP.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { isImageError, PromptError } from '../pipelines/errors.ts';
-import { isAbortError } from './cancellation.ts';
+import { isImageError, ModelUnloadedError, PromptError, QueueFullError } from '../pipelines/errors.ts';
+import { RepositoryError } from '../pipelines/registry.ts';
+import { DeadlineExceededError, isAbortError } from './cancellation.ts';
 
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** Response headers that belong to the error: WWW-Authenticate of a 401, Retry-After of a 429. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -48,13 +51,32 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
 };
 
+/** A load or unload request the registry refused -> its status and code. */
+const REPOSITORY_STATUS: Record<RepositoryError['reason'], { status: number; code: string }> = {
+  'invalid-name': { status: 400, code: 'INVALID_MODEL_NAME' },
+  'not-found': { status: 404, code: 'MODEL_NOT_FOUND' },
+  'load-failed': { status: 400, code: 'MODEL_LOAD_FAILED' },
+};
+
 /** nginx's "client closed request": logged, never seen by the client, which has gone. */
 const CLIENT_CLOSED = 499;
 
-function mapError(error: FastifyError | HttpError | Error, request: FastifyRequest): { status: number; code: string; message: string } {
-  if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
+interface MappedError {
+  status: number;
+  code: string;
+  message: string;
+  /** Response headers that go with it (WWW-Authenticate, Retry-After). */
+  headers?: Record<string, string>;
+}
+
+function mapError(error: FastifyError | HttpError | Error, request: FastifyRequest): MappedError {
+  if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message, headers: error.headers };
+  if (error instanceof QueueFullError) return { status: 503, code: 'QUEUE_FULL', message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds) } };
+  if (error instanceof DeadlineExceededError) return { status: 504, code: 'DEADLINE_EXCEEDED', message: error.message };
+  if (error instanceof ModelUnloadedError) return { status: 503, code: 'MODEL_UNLOADED', message: error.message, headers: { 'retry-after': '1' } };
   if (isAbortError(error)) return { status: CLIENT_CLOSED, code: 'CLIENT_CLOSED', message: 'the client closed the connection; the computation was stopped' };
   if (error instanceof PromptError) return { status: 400, code: error.code, message: error.message };
+  if (error instanceof RepositoryError) return { ...REPOSITORY_STATUS[error.reason], message: error.message };
   if (isImageError(error)) {
     if (error.code === 'IMAGE_TOO_LARGE') return { status: 413, code: 'IMAGE_TOO_LARGE', message: error.message };
     return { status: 400, code: error.code === 'IMAGE_EMPTY' ? 'IMAGE_EMPTY' : 'INVALID_IMAGE', message: error.message };
@@ -83,19 +105,51 @@ const ROUTER_CODES: Record<string, { code: string; message: (maxParamLength: num
 
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const { status, code, message } = mapError(error as FastifyError, request);
-    // A refusal we chose (a failed or loading model's 503) is the client's news, not a server
-    // fault: one warning line, no stack. Only unexpected errors are logged as errors.
-    if (status >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, 'request failed');
+    const { status, code, message, headers = {} } = mapError(error as FastifyError, request);
+    // A refusal we chose (a failed or loading model's 503, a full queue, a deadline's 504) is the
+    // client's news, not a server fault: one warning line, no stack. Only unexpected errors (500)
+    // are logged as errors.
+    if (status === 500) request.log.error({ err: error }, 'request failed');
     else if (status >= 500) request.log.warn({ code, message }, 'request refused');
     else request.log.info({ code, message }, 'request refused');
     // Answered before the body has arrived (a body over the limit, a refusal mid-upload): close the
     // connection instead of letting Node read and discard the rest of it, gigabytes perhaps.
     if (request.raw.complete === false) void reply.header('connection', 'close');
+    for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
     void reply.status(status).send({ statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${clip(request.url)}` });
+  });
+}
+
+/**
+ * The project's error handler (above) decides status, code and message and logs; this reply hands
+ * it the real reply's status and headers and turns its body into the Open Inference Protocol's
+ * error object `{ error, code }`, so that both shapes come from the one mapping.
+ */
+function protocolReply(reply: FastifyReply): FastifyReply {
+  const proxy = {
+    status(code: number) {
+      void reply.status(code);
+      return proxy;
+    },
+    header(name: string, value: string) {
+      void reply.header(name, value);
+      return proxy;
+    },
+    send(body: { code: string; message: string }) {
+      return reply.send({ error: body.message, code: body.code });
+    },
+  };
+  return proxy as unknown as FastifyReply;
+}
+
+/** Errors of the routes of `app` (a plugin's encapsulated instance under /v2) in the protocol's shape. */
+export function installProtocolErrorHandler(app: FastifyInstance): void {
+  const projectErrorHandler = app.errorHandler;
+  app.setErrorHandler(function (error: FastifyError, request, reply) {
+    return projectErrorHandler.call(this, error, request, protocolReply(reply));
   });
 }
 

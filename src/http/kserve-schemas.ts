@@ -17,7 +17,9 @@ export const V2Errors = { 400: V2Error, 404: V2Error, 413: V2Error, 415: V2Error
 export const ServerMetadata = Type.Object({
   name: Type.String(),
   version: Type.String(),
-  extensions: Type.Array(Type.String(), { description: 'Protocol extensions supported: none (the binary tensor extension is not implemented).' }),
+  extensions: Type.Array(Type.String(), {
+    description: "Protocol extensions supported: model_repository when MODEL_CONTROL_TOKEN is set (the binary tensor extension is not implemented).",
+  }),
 });
 
 const Shape = Type.Array(Type.Integer(), { description: 'Dimensions; -1 marks a variable one (the batch).' });
@@ -86,3 +88,39 @@ export const InferenceResponse = Type.Object({
   parameters: Parameters('mode, samples, seed and estimator (mode mc), provider; zero-shot: warnings when words are unknown to the text tower.'),
   outputs: Type.Array(ResponseOutput),
 });
+
+// --- the model repository extension (Triton's, docs/kserve-v2.md) --------------------------------
+
+export const REPOSITORY_STATES = ['READY', 'LOADING', 'UNAVAILABLE'] as const;
+
+export const RepositoryIndexRequest = Type.Object(
+  { ready: Type.Optional(Type.Boolean({ description: 'Only the models ready for inferencing; default false.' })) },
+  { additionalProperties: false, description: 'May be empty or absent.' },
+);
+
+export const RepositoryIndex = Type.Array(
+  Type.Object({
+    name: Type.String({ description: 'The model folder under MODELS_DIR.' }),
+    state: Type.Union(REPOSITORY_STATES.map((s) => Type.Literal(s)), {
+      description: 'READY (serving), LOADING (at start, or a load of a new folder under way), UNAVAILABLE (failed to load, unloaded, or never loaded).',
+    }),
+    reason: Type.String({ description: "Why UNAVAILABLE: the failed load's file and problem, or 'not loaded' (unloaded, or never loaded); empty otherwise." }),
+  }),
+  { description: 'Every checkpoint folder under MODELS_DIR, and every loaded model.' },
+);
+
+export const RepositoryModelRequest = Type.Object(
+  {
+    parameters: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: "Load: none are taken (Triton's 'config' is refused). Unload: unload_dependents (a boolean; no model has dependents)." }),
+    ),
+  },
+  { additionalProperties: false, description: 'May be empty or absent.' },
+);
+
+export const RepositoryModelResponse = Type.Object({
+  name: Type.String(),
+  state: Type.Union(REPOSITORY_STATES.map((s) => Type.Literal(s)), { description: 'READY after a load, UNAVAILABLE after an unload.' }),
+});
+
+export const RepositoryErrors = { 400: V2Error, 401: V2Error, 404: V2Error, 429: V2Error };

@@ -9,6 +9,8 @@ import { badRequest, clip } from './errors.ts';
 export interface OptionLimits {
   maxSamples: number;
   maxTopK: number;
+  requestDeadlineMs: number;
+  maxRequestDeadlineMs: number;
 }
 
 /** How predictive returns its K-length arrays (an HTTP matter: the models return Float32Arrays). */
@@ -28,6 +30,8 @@ export interface ResolvedOptions {
   topN: number;
   /** Sigmoid heads: the labels with p_hat above this are listed. */
   threshold: number;
+  /** The request's deadline from its arrival (src/http/cancellation.ts requestSignal). */
+  deadlineMs: number;
 }
 
 const DEFAULT_SEED = 0;
@@ -35,7 +39,7 @@ const DEFAULT_TOP_K = 5;
 const DEFAULT_TOP_N = 100;
 /** The usual decision threshold of a sigmoid output: the label is more likely present than not. */
 const DEFAULT_THRESHOLD = 0.5;
-const INTEGER_FIELDS = ['samples', 'seed', 'topK', 'topN'];
+const INTEGER_FIELDS = ['samples', 'seed', 'topK', 'topN', 'deadlineMs'];
 const FRACTION_FIELDS = ['threshold'];
 // Decimal digits only: 010 is ten, while 0x10, 1e3, +5, -0, ' 5' and 5.0 are refused rather than
 // read as some number the client may not have meant. Huge values parse, and meet the range checks.
@@ -147,6 +151,11 @@ export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown
   if (include !== undefined && !INCLUDES.includes(include as Include)) {
     throw badRequest('INVALID_OPTION', `option 'include' must be one of ${INCLUDES.join(', ')}, got '${clip(String(include))}'`);
   }
+  const deadlineMs = integer(raw.deadlineMs, 'deadlineMs') ?? limits.requestDeadlineMs;
+  if (deadlineMs < 1 || deadlineMs > limits.maxRequestDeadlineMs) {
+    throw badRequest('DEADLINE_OUT_OF_RANGE', `deadlineMs must be between 1 and ${limits.maxRequestDeadlineMs} (MAX_REQUEST_DEADLINE_MS), got ${deadlineMs}`);
+  }
+
   const predict = { mode, samples, seed, estimator, ...(include === 'logits' ? { includeLogits: true } : {}) };
-  return { predict, topK, encoding, topN, threshold };
+  return { predict, topK, encoding, topN, threshold, deadlineMs };
 }

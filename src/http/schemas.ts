@@ -40,6 +40,13 @@ export const PredictOptionFields = {
         'MC estimator (default plain). antithetic: samples come in pairs (eps, -eps); still unbiased, lower variance of p_hat at the same S (docs/performance.md has error against S). stdError is then the plain-MC formula std / sqrt(S), usually an overestimate.',
     }),
   ),
+  deadlineMs: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        "The request's deadline in ms from its arrival, queueing and computation included (default REQUEST_DEADLINE_MS; at most MAX_REQUEST_DEADLINE_MS). Past it the computation stops and the answer is 504 DEADLINE_EXCEEDED.",
+    }),
+  ),
 };
 export const ClassifyOptionFields = {
   ...PredictOptionFields,
@@ -97,13 +104,13 @@ const MultipartBody = (description: string) => ({
 export const classifyBody = {
   content: {
     'application/json': { schema: ClassifyJsonBody },
-    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, estimator, topK, threshold, include).') },
+    'multipart/form-data': { schema: MultipartBody('One or more file parts (any field name), plus optional option fields (mode, samples, seed, estimator, deadlineMs, topK, threshold, include).') },
   },
 };
 export const predictiveBody = {
   content: {
     'application/json': { schema: PredictiveJsonBody },
-    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, estimator, encoding, topN, threshold, include).') },
+    'multipart/form-data': { schema: MultipartBody('Exactly one file part, plus optional option fields (mode, samples, seed, estimator, deadlineMs, encoding, topN, threshold, include).') },
   },
 };
 
@@ -123,7 +130,7 @@ export const zeroShotBody = {
     'application/json': { schema: ZeroShotJsonBody },
     'multipart/form-data': {
       schema: MultipartBody(
-        'One or more file parts, a `labels` field per label (or one `labels` field holding a JSON array of strings), optional `templates` fields alike, plus optional option fields (mode, samples, seed, estimator, topK).',
+        'One or more file parts, a `labels` field per label (or one `labels` field holding a JSON array of strings), optional `templates` fields alike, plus optional option fields (mode, samples, seed, estimator, deadlineMs, topK).',
       ),
     },
   },

@@ -7,7 +7,7 @@ import { createHeadRunner } from '../heads/runner.ts';
 import type { HeadRunner } from '../heads/types.ts';
 import { ImageTower } from './image-tower.ts';
 import { mcPrediction, meanPrediction, sigmoidMcPrediction, sigmoidMeanPrediction } from './predictions.ts';
-import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
+import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ClassifierPipeline implements ServedModel {
   readonly task = 'classification';
@@ -46,15 +46,22 @@ export class ClassifierPipeline implements ServedModel {
     return this.headRunCount;
   }
 
-  /** A classifier ranks its own labels; the request brings images only. */
+  /** A classifier ranks its own labels; the request brings images (or their tensor) only. */
   prepare(input: InferenceInput): PreparedInput {
-    return { images: input.images, labels: this.labels, warnings: [] };
+    return { images: input.images, ...(input.pixels ? { pixels: input.pixels } : {}), labels: this.labels, warnings: [] };
+  }
+
+  async preprocess(input: PreparedInput, signal?: AbortSignal): Promise<PixelBatch> {
+    return input.pixels ?? { data: await this.backbone.preprocess(input.images, signal), batch: input.images.length };
+  }
+
+  predictTensor(pixels: PixelBatch, _input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
+    return this.predictPixels(pixels.data, pixels.batch, options);
   }
 
   /** Encoded images -> one prediction per image. Throws ImageError for bad images. */
   async predict(input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
-    const { images } = input;
-    return this.predictPixels(await this.backbone.preprocess(images, options.signal), images.length, options);
+    return this.predictTensor(await this.preprocess(input, options.signal), input, options);
   }
 
   /** Preprocessed input tensor [batch, ...input shape] -> predictions (evaluation feeds dataset pixels here). */

@@ -1,12 +1,17 @@
 // The one interface of a served model, in the spirit of KServe's Model (preprocess -> predict ->
 // postprocess) and of transformers.js pipelines: the classifier and the zero-shot pipeline both
-// implement it, and everything above (HTTP today; a batcher or the KServe v2 protocol later)
-// talks to a model only through it. Batch-shaped, free of HTTP, plain data in and out.
+// implement it, the batcher (src/pipelines/batching.ts) wraps it, and everything above (HTTP,
+// the KServe v2 protocol) talks to a model only through it. Batch-shaped, free of HTTP, plain
+// data in and out.
 //
-//   prepare(input)          checks what the request asks for, before any model work; throws the
-//                           domain errors of src/pipelines/errors.ts (a bad prompt, ...).
-//   predict(prepared, opts) images -> backbone -> head -> statistics, one Prediction per image,
-//                           over the classes the prepared input names.
+//   prepare(input)               checks what the request asks for, before any model work; throws
+//                                the domain errors of src/pipelines/errors.ts (a bad prompt, ...).
+//   preprocess(prepared)         encoded images -> the backbone's input tensor (per request: a bad
+//                                image fails its own request only).
+//   predictTensor(pixels, ...)   backbone -> head -> statistics, one Prediction per image, over
+//                                the classes the prepared input names. Tensors of requests with
+//                                the same options and classes can be concatenated into one call.
+//   predict(prepared, opts)      preprocess, then predictTensor.
 import type { ExecutionProvider } from '../engine/session.ts';
 import { extraParameterCount, linkOf } from '../format/head-params.ts';
 import type { HeadSpec, InputSpec, Link, Manifest, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
@@ -37,14 +42,24 @@ export interface PredictOptions extends McOptions {
 /** What a client asks: encoded images and, for zero-shot models, the labels and templates. */
 export interface InferenceInput {
   images: Buffer[];
+  /** Instead of images: the backbone's input tensor, already preprocessed. */
+  pixels?: PixelBatch;
   labels?: readonly string[];
   /** Zero-shot: prompt templates with {label}; default the model's own. */
   templates?: readonly string[];
 }
 
+/** Preprocessed images: the backbone's input tensor data, row-major [batch, ...input shape]. */
+export interface PixelBatch {
+  data: Float32Array;
+  batch: number;
+}
+
 /** An input that passed prepare(): what predict() runs on. */
 export interface PreparedInput {
   images: Buffer[];
+  /** The backbone's input tensor itself, sent instead of images (KServe v2 FP32 input). */
+  pixels?: PixelBatch;
   /** The classes the request ranks: the model's labels, or a zero-shot request's labels (K = length). */
   labels: readonly string[];
   /** Zero-shot: the templates used. */
@@ -127,11 +142,27 @@ export interface ServedModel {
   readonly metadata: ModelMetadata;
   /** Classification models: their K class names; zero-shot models have none of their own. */
   readonly labels?: readonly string[];
+  /** Zero-shot models: their text-embedding cache's lookups since load (for the metrics). */
+  readonly textCache?: { hits: number; misses: number };
   prepare(input: InferenceInput): PreparedInput;
+  /** The prepared input's pixels, or its images decoded and preprocessed. Throws ImageError for bad images. */
+  preprocess(input: PreparedInput, signal?: AbortSignal): Promise<PixelBatch>;
+  /** One prediction per image of `pixels`, over `input`'s classes. */
+  predictTensor(pixels: PixelBatch, input: PreparedInput, options: PredictOptions): Promise<Prediction[]>;
   predict(input: PreparedInput, options: PredictOptions): Promise<Prediction[]>;
   /** Runs every session once so the first request does not pay for ORT's lazy initialisation. */
   warmUp(): Promise<void>;
   dispose(): Promise<void>;
+}
+
+/** How the batcher (src/pipelines/batching.ts) merges and bounds one model's requests. */
+export interface BatchingOptions {
+  /** Most images in one merged run (a single larger request still runs, alone). */
+  maxBatchSize: number;
+  /** How long the oldest queued request may wait for others to fill its batch (0: never waits). */
+  maxQueueDelayMs: number;
+  /** Most requests admitted and not yet running (preprocessing or queued); more get QueueFullError. */
+  maxQueue: number;
 }
 
 /** The limits a model is loaded with (from the server's configuration). */
@@ -145,4 +176,6 @@ export interface ModelLimits {
   textBatchTokens: number;
   /** Zero-shot: the bounds of a request's labels and templates (MAX_ZERO_SHOT_LABELS, ...). */
   prompts: PromptLimits;
+  /** Dynamic batching and the queue bound (BATCH_MAX_SIZE, BATCH_MAX_DELAY_MS, QUEUE_MAX_REQUESTS); the manifest's batching overrides the first two. */
+  batching: BatchingOptions;
 }

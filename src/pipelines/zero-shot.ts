@@ -13,7 +13,7 @@ import { LabelEmbedder } from '../text/label-embedder.ts';
 import { checkPrompts, type PromptLimits } from '../text/prompts.ts';
 import { ImageTower } from './image-tower.ts';
 import { mcPrediction, meanPrediction } from './predictions.ts';
-import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
+import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ZeroShotPipeline implements ServedModel {
   readonly task = 'zero-shot';
@@ -66,6 +66,11 @@ export class ZeroShotPipeline implements ServedModel {
     return this.metadata.name;
   }
 
+  /** The text-embedding cache's lookups since load. */
+  get textCache(): { hits: number; misses: number } {
+    return this.text.cacheLookups;
+  }
+
   /** Text-tower runs since load (a request whose prompts are all cached adds none). */
   get textTowerRuns(): number {
     return this.text.towerRuns;
@@ -80,7 +85,7 @@ export class ZeroShotPipeline implements ServedModel {
     const labels = input.labels ?? [];
     const templates = input.templates ?? this.zeroShot.templates;
     const warnings = checkPrompts(labels, templates, this.tokenizer, this.promptLimits);
-    return { images: input.images, labels, templates, warnings };
+    return { images: input.images, ...(input.pixels ? { pixels: input.pixels } : {}), labels, templates, warnings };
   }
 
   /**
@@ -89,8 +94,15 @@ export class ZeroShotPipeline implements ServedModel {
    */
   async predict(input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
     options.signal?.throwIfAborted();
-    const pixels = await this.image.preprocess(input.images, options.signal);
-    return this.predictPixels(pixels, input.images.length, input.labels, input.templates ?? this.zeroShot.templates, options);
+    return this.predictTensor(await this.preprocess(input, options.signal), input, options);
+  }
+
+  async preprocess(input: PreparedInput, signal?: AbortSignal): Promise<PixelBatch> {
+    return input.pixels ?? { data: await this.image.preprocess(input.images, signal), batch: input.images.length };
+  }
+
+  predictTensor(pixels: PixelBatch, input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
+    return this.predictPixels(pixels.data, pixels.batch, input.labels, input.templates ?? this.zeroShot.templates, options);
   }
 
   /** Preprocessed input [batch, ...input shape] -> one prediction over `labels` per image (evaluation feeds pixels here). */

@@ -3,6 +3,9 @@
 
 export class EmbeddingCache {
   private readonly entries = new Map<string, Float32Array>();
+  /** Lookups that found their prompt, and those that did not (for the metrics). */
+  hits = 0;
+  misses = 0;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= 1)) throw new Error(`cache capacity must be at least 1, got ${capacity}`);
@@ -15,9 +18,10 @@ export class EmbeddingCache {
   get(prompt: string): Float32Array | undefined {
     const hit = this.entries.get(prompt);
     if (hit !== undefined) {
+      this.hits++;
       this.entries.delete(prompt);
       this.entries.set(prompt, hit);
-    }
+    } else this.misses++;
     return hit;
   }
 

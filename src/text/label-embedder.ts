@@ -61,6 +61,11 @@ export class LabelEmbedder {
     if (!(batchTokens >= 1)) throw new Error(`text batch budget must be at least 1 token, got ${batchTokens}`);
   }
 
+  /** The prompt cache's lookups so far: hits and misses. */
+  get cacheLookups(): { hits: number; misses: number } {
+    return { hits: this.cache.hits, misses: this.cache.misses };
+  }
+
   /** One text-tower run on a single [UNK] token, outside the cache and the run count. */
   async warmUp(): Promise<void> {
     await this.session.run({ [TEXT_INPUT]: int64Tensor(BigInt64Array.from([1n]), [1, 1]) });

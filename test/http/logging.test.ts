@@ -75,7 +75,7 @@ test('a failed model: one error line at load, one warning without a stack per re
 test('a model still loading: a warning per request, no error', async () => {
   const loading: ModelEntry = { name: 'slow', dir: modelsDir, status: 'loading' };
   // Only what the classify route asks of the registry; a real one cannot be held in 'loading'.
-  const registry = { get: (name: string) => (name === 'slow' ? loading : undefined), list: () => [loading] } as unknown as ModelRegistry;
+  const registry = { get: (name: string) => (name === 'slow' ? loading : undefined), list: () => [loading], observeBatches: () => undefined } as unknown as ModelRegistry;
   const { app, logs } = await appWithLog(modelsDir, registry);
   try {
     const res = await classify(app, 'slow');

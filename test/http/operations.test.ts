@@ -81,7 +81,10 @@ describe('metrics', () => {
         assert.equal(metrics.get(key('hetxl_model_status', { model, status })), status === ready ? 1 : 0, `${model} ${status}`);
       }
     }
-    assert.equal(metrics.get('hetxl_model_load_failures'), 1);
+    assert.equal(metrics.get('hetxl_models_failed'), 1);
+    // One failed load so far, at start; the counter names the model.
+    assert.equal(metrics.get(key('hetxl_model_load_failures_total', { model: 'broken' })), 1);
+    assert.equal(metrics.get(key('hetxl_model_load_failures_total', { model: 'tiny' })), undefined);
   });
 
   test('process defaults and event-loop lag are exported', async () => {

@@ -12,6 +12,7 @@ import type { App } from '../../src/http/context.ts';
 import { generateCheckpoint } from '../../src/synthetic/random-checkpoint.ts';
 import { ModelRegistry } from '../../src/pipelines/registry.ts';
 import type { ZeroShotPipeline } from '../../src/pipelines/zero-shot.ts';
+import type { BatchingModel } from '../../src/pipelines/batching.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
 import { multipart, testPng } from '../helpers/app.ts';
 
@@ -61,7 +62,8 @@ const b64 = (b: Buffer) => b.toString('base64');
 const LABELS = ['red circle', 'green square', 'blue triangle', 'big circle'];
 type Class = { index: number; label: string; probability: number; std?: number; stdError?: number };
 const byLabel = (classes: Class[]) => new Map(classes.map((c) => [c.label, c.probability]));
-const zeroShotModel = () => registry.get(ZS)!.model as ZeroShotPipeline;
+// The registry serves each model through its batcher; the pipeline is inside.
+const zeroShotModel = () => (registry.get(ZS)!.model as BatchingModel).inner as ZeroShotPipeline;
 
 describe('zero-shot results', () => {
   test('mean mode: a distribution over the given labels, ranked, with mean-mode statistics', async () => {

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config.ts';
 import type { App } from '../../src/http/context.ts';
 import { ModelRegistry } from '../../src/pipelines/registry.ts';
 import type { ClassifierPipeline } from '../../src/pipelines/classifier.ts';
+import type { BatchingModel } from '../../src/pipelines/batching.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
 import { testLimits, testPng } from '../helpers/app.ts';
 
@@ -47,7 +48,8 @@ async function until(match: () => boolean, what: string): Promise<void> {
 }
 
 function smallModel(): ClassifierPipeline {
-  return registry.get(SMALL)!.model as ClassifierPipeline;
+  // The registry serves each model through its batcher; the pipeline is inside.
+  return (registry.get(SMALL)!.model as BatchingModel).inner as ClassifierPipeline;
 }
 
 /** Sends one complete classify request and closes the socket at once, never reading the answer. */

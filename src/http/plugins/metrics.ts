@@ -1,5 +1,5 @@
 // Prometheus metrics at GET /metrics (prom-client): requests and their latency by route, model and
-// status; the models' load status; event-loop lag and the process defaults. One prom-client
+// status; the models' load status and failed loads; event-loop lag and the process defaults. One prom-client
 // Registry per app, so that tests building many apps never meet a metric registered twice; the
 // process metrics are the process's, collected once however many apps it builds (each collector
 // keeps an event-loop monitor and a GC observer for good). Names and an example scrape:
@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { MODEL_STATUSES, type ModelRegistry } from '../../pipelines/registry.ts';
+import { registerServingMetrics } from './serving-metrics.ts';
 
 export const METRICS_PATH = '/metrics';
 
@@ -59,13 +60,27 @@ export function registerMetrics(app: FastifyInstance, models: ModelRegistry): vo
     },
   });
   new Gauge({
-    name: 'hetxl_model_load_failures',
-    help: 'Checkpoint folders under MODELS_DIR that failed to load (GET /readyz names the file and the problem)',
+    name: 'hetxl_models_failed',
+    help: 'Checkpoint folders under MODELS_DIR whose model failed to load and does not serve (GET /readyz names the file and the problem)',
     registers: [register],
     collect() {
       this.set(models.list().filter((e) => e.status === 'failed').length);
     },
   });
+  // The registry counts (a load can fail before this app registers its metrics); the counter
+  // mirrors its counts. Its model names are folders under MODELS_DIR that a load reached: bounded.
+  new Counter({
+    name: 'hetxl_model_load_failures_total',
+    help: 'Failed model loads, at start and by POST /v2/repository/models/{name}/load, by model',
+    labelNames: ['model'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [model, count] of models.loadFailureCounts()) this.inc({ model }, count);
+    },
+  });
+
+  models.observeBatches(registerServingMetrics(register, models));
 
   app.addHook('onResponse', async (request, reply) => {
     if (request.routeOptions.url === METRICS_PATH) return;

@@ -2,14 +2,14 @@
 // statistics. read input -> prepare -> resolve options -> predict -> shape.
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
-import { requireModel } from '../context.ts';
-import { abortedWhenClientLeaves } from '../cancellation.ts';
+import { acquireModel } from '../context.ts';
+import { requestSignal } from '../cancellation.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
 import { classifierPredictions, linkInfo, runInfo } from '../results.ts';
 import { ClassifyQuery, ClassifyResponse, InferenceErrors, ModelParams, classifyBody } from '../schemas.ts';
 
-const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK', 'threshold', 'include'] as const;
+const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs', 'topK', 'threshold', 'include'] as const;
 
 const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
@@ -30,11 +30,12 @@ const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       },
     },
     async (request, reply) => {
-      const model = requireModel(registry, request.params.name, 'classification');
+      using lease = acquireModel(registry, request.params.name, 'classification');
+      const { model } = lease;
       const input = await readInput(request, 'images', inputLimits);
       const prepared = model.prepare({ images: input.images });
       const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, CLASSIFY_OPTIONS), config, prepared.labels.length);
-      const predictions = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
+      const predictions = await model.predict(prepared, { ...options.predict, signal: requestSignal(reply, options.deadlineMs) });
       return {
         ...runInfo(model, options.predict),
         ...linkInfo(model, options.threshold),

@@ -2,13 +2,12 @@
 // metadata and readiness, and infer, on the one served-model interface as /v1 classify is
 // (prepare, then predict). Server liveness and readiness are in health.ts. Registered under the
 // prefix /v2, so that this plugin's error and not-found handlers answer in the protocol's shape.
-import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { ClassifierPipeline } from '../../pipelines/classifier.ts';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Prediction, PredictOptions, ServedModel } from '../../pipelines/served-model.ts';
 import type { App, RouteContext } from '../context.ts';
-import { requireModel } from '../context.ts';
-import { abortedWhenClientLeaves } from '../cancellation.ts';
-import { HttpError, badRequest, clip } from '../errors.ts';
+import { acquireModel, requireModel } from '../context.ts';
+import { requestSignal } from '../cancellation.ts';
+import { HttpError, badRequest, clip, installProtocolErrorHandler } from '../errors.ts';
 import { decodeBase64Image } from '../input.ts';
 import { resolveOptions } from '../options.ts';
 import { runInfo } from '../results.ts';
@@ -21,11 +20,7 @@ type RequestInput = Tensor & { parameters?: Record<string, unknown>; data: unkno
 type InferBody = { id?: string; parameters?: Record<string, unknown>; inputs: RequestInput[]; outputs?: { name: string; parameters?: Record<string, unknown> }[] };
 
 /** The request parameters taken: the MC options of /v1 (topK and the encodings are /v1 response matters). */
-const PARAMETERS = ['mode', 'samples', 'seed', 'estimator'];
-
-/** A model that also takes its backbone's input tensor directly (classification pipelines). */
-type PixelModel = ServedModel & Pick<ClassifierPipeline, 'predictPixels'>;
-const takesPixels = (model: ServedModel): model is PixelModel => typeof (model as Partial<PixelModel>).predictPixels === 'function';
+const PARAMETERS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs'];
 
 /** A statistic by its name in Prediction.statistics (softmax heads; see docs/method.md). */
 const statistic = (key: string) => (p: Prediction) => (p.statistics as unknown as Record<string, number | undefined>)[key];
@@ -64,7 +59,8 @@ function inputsOf(model: ServedModel): Tensor[] {
   if (model.task === 'zero-shot') {
     return [images, { name: 'labels', datatype: 'BYTES', shape: [-1] }, { name: 'templates', datatype: 'BYTES', shape: [-1] }];
   }
-  return takesPixels(model) ? [images, { name: 'pixels', datatype: 'FP32', shape: [-1, ...pixelDims(model)] }] : [images];
+  // The backbone's input tensor itself: classification models (zero-shot ones take images with their labels).
+  return [images, { name: 'pixels', datatype: 'FP32', shape: [-1, ...pixelDims(model)] }];
 }
 
 function outputsOf(model: ServedModel): Tensor[] {
@@ -137,7 +133,7 @@ function readInputs(body: InferBody, model: ServedModel, maxImages: number): Inp
     else inputs.templates = strings(input, Infinity);
   }
   if (inputs.images && inputs.pixels) throw badRequest('CONFLICTING_INPUTS', "give either 'images' or 'pixels', not both");
-  if (!inputs.pixels && !inputs.images?.length) throw badRequest('NO_IMAGES', `an input 'images'${takesPixels(model) ? " or 'pixels'" : ''} with at least one image is needed`);
+  if (!inputs.pixels && !inputs.images?.length) throw badRequest('NO_IMAGES', `an input 'images'${model.task === 'classification' ? " or 'pixels'" : ''} with at least one image is needed`);
   return inputs;
 }
 
@@ -180,40 +176,17 @@ function tensorOf(output: (typeof OUTPUTS)[number], predictions: Prediction[]) {
   return { name: output.name, datatype: 'FP32', shape: [values.length], data: values as number[] };
 }
 
-/**
- * The project's error handler (src/http/errors.ts) decides status, code and message and logs;
- * this reply hands it the real reply's status and headers and turns its body into the protocol's
- * error object, so that both shapes come from the one mapping.
- */
-function protocolReply(reply: FastifyReply): FastifyReply {
-  const proxy = {
-    status(code: number) {
-      void reply.status(code);
-      return proxy;
-    },
-    header(name: string, value: string) {
-      void reply.header(name, value);
-      return proxy;
-    },
-    send(body: { code: string; message: string }) {
-      return reply.send({ error: body.message, code: body.code });
-    },
-  };
-  return proxy as unknown as FastifyReply;
-}
-
 const kserveV2Routes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
-  const projectErrorHandler = app.errorHandler;
-  app.setErrorHandler(function (error: FastifyError, request, reply) {
-    return projectErrorHandler.call(this, error, request, protocolReply(reply));
-  });
+  installProtocolErrorHandler(app);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: `no route ${request.method} ${clip(request.url)}`, code: 'NOT_FOUND' });
   });
 
   const tags = ['kserve-v2'];
-  const serverMetadata = async () => ({ name: API_INFO.title, version: API_INFO.version, extensions: [] });
+  // model_repository: the repository routes (repository.ts), registered when MODEL_CONTROL_TOKEN is set.
+  const extensions = config.modelControlToken ? ['model_repository'] : [];
+  const serverMetadata = async () => ({ name: API_INFO.title, version: API_INFO.version, extensions });
   app.get('', { schema: { tags, description: 'Server metadata.', response: { 200: ServerMetadata } } }, serverMetadata);
   // The protocol's own OpenAPI file writes this path with a trailing slash: answer that too.
   app.get('/', { prefixTrailingSlash: 'slash', schema: { hide: true, response: { 200: ServerMetadata } } }, serverMetadata);
@@ -255,15 +228,15 @@ const kserveV2Routes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
     },
     async (request, reply) => {
       const body = request.body as InferBody;
-      const model = requireModel(registry, request.params.name);
+      using lease = acquireModel(registry, request.params.name);
+      const { model } = lease;
       const parameters = parametersOf(body);
       const inputs = readInputs(body, model, config.maxImagesPerRequest);
-      const prepared = model.prepare({ images: inputs.images ?? [], labels: inputs.labels, templates: inputs.templates });
-      const options = resolveOptions(model.metadata, parameters, config, prepared.labels.length).predict;
+      const prepared = model.prepare({ images: inputs.images ?? [], pixels: inputs.pixels, labels: inputs.labels, templates: inputs.templates });
+      const resolved = resolveOptions(model.metadata, parameters, config, prepared.labels.length);
+      const options = resolved.predict;
       const outputs = selectOutputs(body, model, options.mode);
-      const predictOptions = { ...options, signal: abortedWhenClientLeaves(reply) };
-      const predictions =
-        inputs.pixels && takesPixels(model) ? await model.predictPixels(inputs.pixels.data, inputs.pixels.batch, predictOptions) : await model.predict(prepared, predictOptions);
+      const predictions = await model.predict(prepared, { ...options, signal: requestSignal(reply, resolved.deadlineMs) });
       const { model: modelName, ...run } = runInfo(model, options);
       // An output no prediction has is left out rather than sent empty.
       return {

@@ -2,8 +2,8 @@
 // encoding. read input -> prepare -> resolve options -> predict -> encode.
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
-import { requireModel } from '../context.ts';
-import { abortedWhenClientLeaves } from '../cancellation.ts';
+import { acquireModel } from '../context.ts';
+import { requestSignal } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
@@ -12,7 +12,7 @@ import { mostProbable } from '../../pipelines/predictions.ts';
 import type { Prediction } from '../../pipelines/served-model.ts';
 import { InferenceErrors, ModelParams, PredictiveQuery, PredictiveResponse, predictiveBody } from '../schemas.ts';
 
-const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'encoding', 'topN', 'threshold', 'include'] as const;
+const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs', 'encoding', 'topN', 'threshold', 'include'] as const;
 
 /** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
 function encode(values: Float32Array | Float64Array, encoding: Encoding, indices: number[]): number[] | string {
@@ -70,13 +70,14 @@ const predictiveRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { reg
       },
     },
     async (request, reply) => {
-      const model = requireModel(registry, request.params.name, 'classification');
+      using lease = acquireModel(registry, request.params.name, 'classification');
+      const { model } = lease;
       const input = await readInput(request, 'image', { ...inputLimits, maxImages: 1 });
       if (input.images.length !== 1) throw badRequest('TOO_MANY_IMAGES', 'predictive takes exactly one image');
       const prepared = model.prepare({ images: input.images });
       const K = prepared.labels.length;
       const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config, K);
-      const [prediction] = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
+      const [prediction] = await model.predict(prepared, { ...options.predict, signal: requestSignal(reply, options.deadlineMs) });
       const sigmoid = prediction.binary !== undefined;
       const top = options.encoding === 'top-n' ? topNProbabilities(prepared.labels, prediction.probs, options.topN, sigmoid) : undefined;
       const indices = top?.indices ?? [];

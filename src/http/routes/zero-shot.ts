@@ -3,15 +3,15 @@
 // prompts, before any image or text work) -> resolve options -> predict -> shape.
 import type { FastifyPluginAsync } from 'fastify';
 import type { App, RouteContext } from '../context.ts';
-import { requireModel } from '../context.ts';
-import { abortedWhenClientLeaves } from '../cancellation.ts';
+import { acquireModel } from '../context.ts';
+import { requestSignal } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions } from '../options.ts';
 import { classifyPredictions, runInfo } from '../results.ts';
 import { InferenceErrors, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
 
-const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'topK'] as const;
+const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs', 'topK'] as const;
 
 /**
  * A list of strings from a JSON body (already an array) or multipart fields: repeated fields arrive
@@ -54,12 +54,13 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       },
     },
     async (request, reply) => {
-      const model = requireModel(registry, request.params.name, 'zero-shot');
+      using lease = acquireModel(registry, request.params.name, 'zero-shot');
+      const { model } = lease;
       const input = await readInput(request, 'images', inputLimits);
       const { labels, templates, ...fields } = input.fields;
       const prepared = model.prepare({ images: input.images, labels: stringList(labels, 'labels'), templates: stringList(templates, 'templates') });
       const options = resolveOptions(model.metadata, mergeOptions(request.query, fields, ZERO_SHOT_OPTIONS), config, prepared.labels.length);
-      const predictions = await model.predict(prepared, { ...options.predict, signal: abortedWhenClientLeaves(reply) });
+      const predictions = await model.predict(prepared, { ...options.predict, signal: requestSignal(reply, options.deadlineMs) });
       return {
         ...runInfo(model, options.predict),
         templates: [...(prepared.templates ?? [])],
