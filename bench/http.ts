@@ -109,6 +109,7 @@ async function runScenario(base: string, pid: number, scenario: Scenario, payloa
   const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({ ...options, connections: scenario.connections, duration: Number(args.duration) });
   const cpu = cpuSeconds(pid) - cpuBefore;
+  if (result.non2xx > 0) console.log(`  non-2xx answers by status: ${JSON.stringify(result.statusCodeStats)}`);
   return {
     batching,
     scenario: scenario.name,
