@@ -1,13 +1,15 @@
 // Load and backpressure over real sockets (issue #13 item 8), bounded in time: sustained
 // concurrent load on the bundled HET-XL model in mean and MC mode answers every request 200 and
 // leaves memory flat from round to round (the JS heap after collection, and the resident set); a burst far beyond QUEUE_MAX_REQUESTS is
-// answered 200 or 503 QUEUE_FULL (with Retry-After) and nothing else, and the server serves on.
+// answered 200 or 503 QUEUE_FULL (with Retry-After) and nothing else, and the server serves on; a
+// shutdown under load answers every accepted request, running or queued in the batcher.
 // autocannon drives the load (keep-alive connections, multipart PNG bodies). No timing is asserted.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { buildApp } from '../../src/app.ts';
+import { closeGracefully } from '../../src/shutdown.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { App } from '../../src/http/context.ts';
 import { makeTinyCheckpoint } from '../helpers/checkpoints.ts';
@@ -106,5 +108,22 @@ describe('load', () => {
     const after = await fetch(`${base}/v1/models/${SLOW}/classify?samples=10`, { method: 'POST', body: new Uint8Array(png.payload), headers: png.headers });
     assert.equal(after.status, 200);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
+  it('on shutdown under load, answers every accepted request (running and queued) 200, then closes', async () => {
+    const own = await buildApp(loadConfig({}, { modelsDir, logLevel: 'silent', maxSamples: 20_000 }));
+    await own.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(own.server.address() as { port: number }).port}`;
+    for (let i = 0; i < 600 && (await fetch(`${url}/v2/health/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+    const png = await multipart([{ data: await testPng(4, 4, 2) }]);
+    // Six seeds: six runs one after the other, so that most of them wait in the queue.
+    const accepted = Array.from({ length: 6 }, (_, seed) =>
+      fetch(`${url}/v1/models/${SLOW}/classify?samples=5000&seed=${seed}`, { method: 'POST', body: new Uint8Array(png.payload), headers: png.headers }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const closing = closeGracefully(own, 60_000);
+    const statuses = (await Promise.all(accepted)).map((r) => r.status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+    assert.equal(await closing, 'drained');
   });
 });
