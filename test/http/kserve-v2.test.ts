@@ -237,21 +237,42 @@ describe('infer', () => {
 });
 
 describe('sigmoid heads', () => {
-  test('metadata and answers have the per-class tensors only (the softmax statistics do not apply), equal to /v1 predictive', async () => {
+  const SIGMOID_MC_OUTPUTS = [
+    'probabilities', 'std', 'std_error', 'max_probability',
+    'binary_entropy', 'expected_binary_entropy', 'class_mutual_information',
+    'binary_entropy_sum', 'expected_binary_entropy_sum', 'mutual_information_sum',
+  ];
+
+  test('metadata and answers have the per-class tensors and the binary statistics (not the softmax ones), equal to /v1 predictive', async () => {
     const meta = (await server.app.inject({ url: `/v2/models/${SIGMOID}` })).json();
-    assert.deepEqual(meta.outputs.map((o: Output) => o.name), ['probabilities', 'std', 'std_error']);
+    assert.deepEqual(meta.outputs.map((o: Output) => o.name), SIGMOID_MC_OUTPUTS);
+    assert.deepEqual(meta.outputs.find((o: Output) => o.name === 'binary_entropy').shape, [-1, 5]);
+    assert.deepEqual(meta.outputs.find((o: Output) => o.name === 'binary_entropy_sum').shape, [-1]);
     const png = await testPng(8, 8, 5);
     const res = await infer(SIGMOID, { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }], parameters: { samples: 64, seed: 3 } });
     assert.equal(res.statusCode, 200, res.body);
     const outputs: Output[] = res.json().outputs;
-    assert.deepEqual(outputs.map((o) => o.name), ['probabilities', 'std', 'std_error']);
+    assert.deepEqual(outputs.map((o) => o.name), SIGMOID_MC_OUTPUTS);
     const v1 = (await server.app.inject({ method: 'POST', url: `/v1/models/${SIGMOID}/predictive?samples=64&seed=3`, payload: JSON.stringify({ image: png.toString('base64') }), headers: { 'content-type': 'application/json' } })).json();
     assert.equal(v1.link, 'sigmoid');
-    outputNamed(outputs, 'probabilities').data.forEach((v, k) => close(v, v1.probabilities[k], 1e-7, `probability ${k}`));
+    // FP32 on the wire: the float64 binary statistics to float32 rounding.
+    const perClass: [string, string][] = [['probabilities', 'probabilities'], ['binary_entropy', 'binaryEntropy'], ['expected_binary_entropy', 'expectedBinaryEntropy'], ['class_mutual_information', 'mutualInformation']];
+    for (const [v2Name, v1Name] of perClass) outputNamed(outputs, v2Name).data.forEach((v, k) => close(v, v1[v1Name][k], 1e-6, `${v2Name} ${k}`));
+    const sums: [string, string][] = [['binary_entropy_sum', 'binaryEntropySum'], ['expected_binary_entropy_sum', 'expectedBinaryEntropySum'], ['mutual_information_sum', 'mutualInformationSum'], ['max_probability', 'maxProbability']];
+    for (const [v2Name, v1Name] of sums) close(outputNamed(outputs, v2Name).data[0], v1.statistics[v1Name], 1e-6, v2Name);
+    const mean = await infer(SIGMOID, { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }], parameters: { mode: 'mean' } });
+    assert.deepEqual(mean.json().outputs.map((o: Output) => o.name), ['probabilities', 'max_probability', 'binary_entropy', 'binary_entropy_sum']);
     const refused = await infer(SIGMOID, { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }], outputs: [{ name: 'margin' }] });
     assert.equal(refused.statusCode, 400);
     assert.equal(refused.json().code, 'MODE_UNAVAILABLE');
-    assert.match(refused.json().error, /sigmoid/);
+    assert.match(refused.json().error, /softmax heads; this model's link is sigmoid/);
+  });
+
+  test('a softmax head refuses the sigmoid statistics by name', async () => {
+    const png = await testPng(8, 8, 5);
+    const refused = await infer(HETXL, { inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }], outputs: [{ name: 'binary_entropy' }] });
+    assert.equal(refused.statusCode, 400);
+    assert.match(refused.json().error, /sigmoid heads; this model's link is softmax/);
   });
 });
 

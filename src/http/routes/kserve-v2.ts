@@ -3,7 +3,7 @@
 // (prepare, then predict). Server liveness and readiness are in health.ts. Registered under the
 // prefix /v2, so that this plugin's error and not-found handlers answer in the protocol's shape.
 import type { FastifyPluginAsync } from 'fastify';
-import type { Prediction, PredictOptions, ServedModel } from '../../pipelines/served-model.ts';
+import type { ModelMetadata, Prediction, PredictOptions, ServedModel } from '../../pipelines/served-model.ts';
 import type { App, RouteContext } from '../context.ts';
 import { acquireModel, requireModel } from '../context.ts';
 import { requestSignal } from '../cancellation.ts';
@@ -22,30 +22,45 @@ type InferBody = { id?: string; parameters?: Record<string, unknown>; inputs: Re
 /** The request parameters taken: the MC options of /v1 (topK and the encodings are /v1 response matters). */
 const PARAMETERS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs'];
 
-/** A statistic by its name in Prediction.statistics (softmax heads; see docs/method.md). */
+/** A statistic by its name in Prediction.statistics (softmax or sigmoid; see docs/method.md). */
 const statistic = (key: string) => (p: Prediction) => (p.statistics as unknown as Record<string, number | undefined>)[key];
 
-/** The outputs, in their default order; a per-class one is [B, K], a statistic [B]. */
-const OUTPUTS: { name: string; mcOnly: boolean; of: (p: Prediction) => Float32Array | number | undefined }[] = [
-  { name: 'probabilities', mcOnly: false, of: (p) => p.probs },
-  { name: 'std', mcOnly: true, of: (p) => p.std },
-  { name: 'std_error', mcOnly: true, of: (p) => p.stdError },
-  { name: 'predictive_entropy', mcOnly: false, of: statistic('predictiveEntropy') },
-  { name: 'max_probability', mcOnly: false, of: statistic('maxProbability') },
-  { name: 'margin', mcOnly: false, of: statistic('margin') },
-  { name: 'expected_entropy', mcOnly: true, of: statistic('expectedEntropy') },
-  { name: 'mutual_information', mcOnly: true, of: statistic('mutualInformation') },
-  { name: 'variation_ratio', mcOnly: true, of: statistic('variationRatio') },
-];
-const PER_CLASS = new Set(['probabilities', 'std', 'std_error']);
+/** Which heads an output is for: every head, softmax heads, or sigmoid (multi-label) heads. */
+type OutputLink = 'any' | ModelMetadata['link'];
 
-/**
- * The outputs a model has in `mode`. The statistics are the softmax link's; a sigmoid head's
- * per-class binary statistics have no v2 outputs yet, so its v2 answer is the per-class tensors.
- */
+interface Output {
+  name: string;
+  link: OutputLink;
+  mcOnly: boolean;
+  /** [B, K] when true, else one number per image ([B]). */
+  perClass: boolean;
+  of: (p: Prediction) => ArrayLike<number> | number | undefined;
+}
+
+/** The outputs, in their default order (docs/kserve-v2.md). */
+const OUTPUTS: Output[] = [
+  { name: 'probabilities', link: 'any', mcOnly: false, perClass: true, of: (p) => p.probs },
+  { name: 'std', link: 'any', mcOnly: true, perClass: true, of: (p) => p.std },
+  { name: 'std_error', link: 'any', mcOnly: true, perClass: true, of: (p) => p.stdError },
+  { name: 'predictive_entropy', link: 'softmax', mcOnly: false, perClass: false, of: statistic('predictiveEntropy') },
+  { name: 'max_probability', link: 'any', mcOnly: false, perClass: false, of: statistic('maxProbability') },
+  { name: 'margin', link: 'softmax', mcOnly: false, perClass: false, of: statistic('margin') },
+  { name: 'expected_entropy', link: 'softmax', mcOnly: true, perClass: false, of: statistic('expectedEntropy') },
+  { name: 'mutual_information', link: 'softmax', mcOnly: true, perClass: false, of: statistic('mutualInformation') },
+  { name: 'variation_ratio', link: 'softmax', mcOnly: true, perClass: false, of: statistic('variationRatio') },
+  // Sigmoid heads: each class its own binary distribution (docs/method.md, "Sigmoid heads").
+  { name: 'binary_entropy', link: 'sigmoid', mcOnly: false, perClass: true, of: (p) => p.binary?.binaryEntropy },
+  { name: 'expected_binary_entropy', link: 'sigmoid', mcOnly: true, perClass: true, of: (p) => p.binary?.expectedBinaryEntropy },
+  { name: 'class_mutual_information', link: 'sigmoid', mcOnly: true, perClass: true, of: (p) => p.binary?.mutualInformation },
+  { name: 'binary_entropy_sum', link: 'sigmoid', mcOnly: false, perClass: false, of: statistic('binaryEntropySum') },
+  { name: 'expected_binary_entropy_sum', link: 'sigmoid', mcOnly: true, perClass: false, of: statistic('expectedBinaryEntropySum') },
+  { name: 'mutual_information_sum', link: 'sigmoid', mcOnly: true, perClass: false, of: statistic('mutualInformationSum') },
+];
+
+/** The outputs a model has in `mode`: the per-class tensors, and the statistics of its link. */
 function outputsFor(model: ServedModel, mode: PredictOptions['mode']) {
-  const sigmoid = model.metadata.head.link === 'sigmoid';
-  return OUTPUTS.filter((o) => (mode === 'mc' || !o.mcOnly) && (!sigmoid || PER_CLASS.has(o.name)));
+  const link = model.metadata.link;
+  return OUTPUTS.filter((o) => (mode === 'mc' || !o.mcOnly) && (o.link === 'any' || o.link === link));
 }
 
 /** The pixel tensor's dimensions after the batch, in the manifest's layout. */
@@ -69,7 +84,7 @@ function outputsOf(model: ServedModel): Tensor[] {
   return outputsFor(model, model.metadata.supportsMc ? 'mc' : 'mean').map((o) => ({
     name: o.name,
     datatype: 'FP32',
-    shape: PER_CLASS.has(o.name) ? [-1, K] : [-1],
+    shape: o.perClass ? [-1, K] : [-1],
   }));
 }
 
@@ -154,7 +169,7 @@ function selectOutputs(body: InferBody, model: ServedModel, mode: PredictOptions
     const output = OUTPUTS.find((o) => o.name === requested.name);
     if (!output) throw badRequest('UNKNOWN_OUTPUT', `no output '${clip(requested.name)}'; outputs: ${OUTPUTS.map((o) => o.name).join(', ')}`);
     if (!available.includes(output)) {
-      const why = output.mcOnly && mode !== 'mc' ? "exists in mode 'mc' only" : 'is a softmax statistic; this model is a sigmoid head';
+      const why = output.mcOnly && mode !== 'mc' ? "exists in mode 'mc' only" : `is a statistic of ${output.link} heads; this model's link is ${model.metadata.link}`;
       throw badRequest('MODE_UNAVAILABLE', `output '${output.name}' ${why}`);
     }
     if (names.indexOf(requested.name) !== i) throw badRequest('DUPLICATE_OUTPUT', `output '${requested.name}' requested twice`);
@@ -167,11 +182,12 @@ function selectOutputs(body: InferBody, model: ServedModel, mode: PredictOptions
 }
 
 /** One output over the batch: [B, K] from per-class arrays, [B] from statistics, row-major. */
-function tensorOf(output: (typeof OUTPUTS)[number], predictions: Prediction[]) {
+function tensorOf(output: Output, predictions: Prediction[]) {
   const values = predictions.map(output.of);
-  if (PER_CLASS.has(output.name)) {
-    const rows = values as Float32Array[];
-    return { name: output.name, datatype: 'FP32', shape: [rows.length, rows[0].length], data: rows.flatMap((r) => Array.from(r)) };
+  if (output.perClass) {
+    // Float32Array or (binary statistics) Float64Array rows; FP32 on the wire either way.
+    const rows = values as ArrayLike<number>[];
+    return { name: output.name, datatype: 'FP32', shape: [rows.length, rows[0].length], data: rows.flatMap((r) => Array.from(Float32Array.from(r))) };
   }
   return { name: output.name, datatype: 'FP32', shape: [values.length], data: values as number[] };
 }
