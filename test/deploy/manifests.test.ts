@@ -42,7 +42,9 @@ function only(kind: string): Doc {
   return found[0];
 }
 
-const envOf = (container: Doc): Record<string, string> => Object.fromEntries((container.env as Doc[]).map((e) => [e.name, e.value]));
+/** The container's literal env values (entries from a Secret have none: their values are the cluster's). */
+const envOf = (container: Doc): Record<string, string> =>
+  Object.fromEntries((container.env as Doc[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
 
 let app: App;
 before(async () => {
@@ -114,6 +116,13 @@ describe('deploy/ manifests', () => {
     const shutdownMs = config.shutdownReadinessDelayMs + config.shutdownDrainTimeoutMs;
     assert.ok(config.shutdownReadinessDelayMs > 0, 'readiness turns off before the listener closes');
     assert.ok(pod.terminationGracePeriodSeconds * 1000 > shutdownMs, `terminationGracePeriodSeconds > ${shutdownMs} ms`);
+    // The secrets come from an optional Secret: a cluster without it still starts the pod.
+    const secrets = (container.env as Doc[]).filter((e) => e.valueFrom);
+    assert.deepEqual(secrets.map((e) => e.name).sort(), ['API_KEYS', 'MODEL_CONTROL_TOKEN']);
+    for (const e of secrets) {
+      assert.ok(Object.values(ENV_NAMES).includes(e.name));
+      assert.equal(e.valueFrom.secretKeyRef.optional, true, `${e.name}: optional`);
+    }
   });
 
   test("Service: selects the Deployment's pods and targets its http port", () => {
