@@ -1,10 +1,12 @@
-// npm run bench [-- --checkpoint <dir> --models <dir> --reps 5 --threads 0 --no-error --error-only]
+// npm run bench [-- --checkpoint <dir> --models <dir> --reps 5 --threads 0 --no-error --error-only --shared-noise]
 // The benchmark of issue #4 (not a test): for the JFT-size checkpoint (K = 29,593, D = 1024,
 // R = 50; generated into the OS temp folder if absent) and for every model in models/, at batch
 // 1 and 8: mean-mode latency, MC latency at S = 100 and 1000, the yardstick (bare product of the
 // same shape, reduced inside ORT), their ratio, per-image efficiency of batch 8 against batch 1
 // (all of a row's runs timed in alternation, round after round), and the peak RSS; then the
-// estimator error against S.
+// estimator error against S. --shared-noise instead compares, on the JFT-size head alone, shared
+// diagonal noise (the rank R + 1 logit-space path) with independent noise and the yardstick
+// (bench/shared-noise.ts).
 // Latencies are of ClassifierPipeline.predictPixels: backbone, head (noise, product, softmax, reductions) and
 // every statistic, from preprocessed pixels (image decoding is not included). Each MC repetition
 // uses a fresh seed, so the noise is generated every time (the server's noise cache would serve
@@ -24,6 +26,7 @@ import type { EngineOptions } from '../src/engine/session.ts';
 import { estimatorError, REFERENCE_SAMPLES } from './estimator-error.ts';
 import { interleavedMs, median, medianOfRounds, peakRssMiB, resetPeakRss } from './timing.ts';
 import { createYardstick } from './yardstick.ts';
+import { benchSharedNoise } from './shared-noise.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '100,1000' },
     'no-error': { type: 'boolean', default: false },
     'error-only': { type: 'boolean', default: false },
+    'shared-noise': { type: 'boolean', default: false },
   },
 });
 const reps = Number(args.reps);
@@ -168,9 +172,11 @@ async function benchEstimatorError(): Promise<void> {
 
 console.log(`# npm run bench (${new Date().toISOString()})`);
 console.log(`\nnode ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ORT threads ${engine.threads || 'auto'}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; medians of ${reps} repetitions after 2 warm-up runs.`);
-if (!args['error-only']) {
+if (args['shared-noise']) {
+  await benchSharedNoise(await jftCheckpointDir(), { engine, batches, sampleCounts, reps, memoryBudgetBytes: MEMORY_BUDGET_BYTES });
+} else if (!args['error-only']) {
   const modelsDir = args.models ?? fileURLToPath(new URL('../models', import.meta.url));
   for (const dir of [await jftCheckpointDir(), ...(await listCheckpointDirs(modelsDir))]) await benchModel(dir);
 }
-if (!args['no-error']) await benchEstimatorError();
+if (!args['no-error'] && !args['shared-noise']) await benchEstimatorError();
 console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}; peak RSS of the whole run ${peakRssMiB().toFixed(0)} MiB`);

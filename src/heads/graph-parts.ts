@@ -1,6 +1,7 @@
 // Pieces of ONNX graph shared by the head builders: the noise-free logits, the per-image noise
-// scales, the sampled noise, and the choice of the link's per-chunk reductions (the reductions
-// themselves are the MC machinery's: src/mc/sample-graph.ts).
+// scales (a scale graph's outputs, or tensors inside another graph), the sampled noise, and the
+// choice of the link's per-chunk reductions (the reductions themselves are the MC machinery's:
+// src/mc/sample-graph.ts).
 import { GraphBuilder } from '../engine/graph.ts';
 import type { HeadSpec } from '../format/manifest.ts';
 import { covarianceOf, diagonalWidth, linkOf } from '../format/head-params.ts';
@@ -18,31 +19,40 @@ export function scaleTensorsOf(spec: HeadSpec, N: number, R: number): ScaleTenso
     : [{ name: SCALE_V, dims: [N] }, { name: SCALE_D, dims: [N] }];
 }
 
-/**
- * Scale graph body: phi [B, D] -> the scale tensors of noise width N.
- * d = softplus(phi W_d + b_d) + minScale; parameter-efficient v = phi W_v + b_v;
- * full V = reshape(phi W_V + b_V, [N, R]) (row-major: V[i, r] = flat[i * R + r]), output as V^T.
- */
-export function addScaleGraph(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, N: number, R: number): void {
+/** The per-image noise scales of width N, as tensors of a graph (v and Vt absent when R = 0). */
+export interface Scales {
+  /** d = softplus(phi W_d + b_d) + minScale  [B, N] */
+  d: string;
+  /** Parameter-efficient: v = phi W_v + b_v  [B, N] */
+  v?: string;
+  /** Full: V^T [B, R, N], V = reshape(phi W_V + b_V, [N, R]) (row-major: V[i, r] = flat[i * R + r]). */
+  Vt?: string;
+}
+
+/** phi [B, D] -> the scales of noise width N (the layers of docs/method.md). */
+export function addScales(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, phi: string, N: number, R: number): Scales {
   const { D } = spec;
-  const phi = g.input(PHI, [BATCH, D]);
   const diagKernel = g.initializer('diag_kernel', requireWeight(weights, 'diag_layer/kernel', [D, N]), [D, N]);
   const diagBias = g.initializer('diag_bias', requireWeight(weights, 'diag_layer/bias', [N]), [N]);
   const d = g.op('Add', [g.op('Softplus', [g.op('Gemm', [phi, diagKernel, diagBias])]), g.scalar(spec.minScale, 'min_scale')]);
-  g.output(d, SCALE_D, [BATCH, N]);
-
-  if (R === 0) return; // diagonal only: no low-rank layers
+  if (R === 0) return { d }; // diagonal only: no low-rank layers
   if (covarianceOf(spec) === 'full') {
     const kernel = g.initializer('scale_kernel', requireWeight(weights, 'scale_layer/kernel', [D, N * R]), [D, N * R]);
     const bias = g.initializer('scale_bias', requireWeight(weights, 'scale_layer/bias', [N * R]), [N * R]);
-    const flat = g.op('Gemm', [phi, kernel, bias]);
-    const V = g.op('Reshape', [flat, g.ints([-1, N, R])]);
-    g.output(g.op('Transpose', [V], { perm: [0, 2, 1] }), SCALE_VT, [BATCH, R, N]);
-  } else {
-    const kernel = g.initializer('v_kernel', requireWeight(weights, 'scale_layer_heteroscedastic/kernel', [D, N]), [D, N]);
-    const bias = g.initializer('v_bias', requireWeight(weights, 'scale_layer_heteroscedastic/bias', [N]), [N]);
-    g.output(g.op('Gemm', [phi, kernel, bias]), SCALE_V, [BATCH, N]);
+    const V = g.op('Reshape', [g.op('Gemm', [phi, kernel, bias]), g.ints([-1, N, R])]);
+    return { d, Vt: g.op('Transpose', [V], { perm: [0, 2, 1] }) };
   }
+  const kernel = g.initializer('v_kernel', requireWeight(weights, 'scale_layer_heteroscedastic/kernel', [D, N]), [D, N]);
+  const bias = g.initializer('v_bias', requireWeight(weights, 'scale_layer_heteroscedastic/bias', [N]), [N]);
+  return { d, v: g.op('Gemm', [phi, kernel, bias]) };
+}
+
+/** Scale graph body: phi [B, D] -> the scale tensors of noise width N (scaleTensorsOf). */
+export function addScaleGraph(g: GraphBuilder, spec: HeadSpec, weights: HeadWeights, N: number, R: number): void {
+  const { d, v, Vt } = addScales(g, spec, weights, g.input(PHI, [BATCH, spec.D]), N, R);
+  g.output(d, SCALE_D, [BATCH, N]);
+  if (Vt) g.output(Vt, SCALE_VT, [BATCH, R, N]);
+  if (v) g.output(v, SCALE_V, [BATCH, N]);
 }
 
 /**

@@ -23,7 +23,7 @@ export interface HeadRunnerOptions {
 const DEFAULT_NOISE_CACHE_BYTES = 64 * 1024 * 1024;
 
 type Feeds = Record<string, Tensor>;
-type HeadMetadata = Pick<HeadGraphs, 'type' | 'link' | 'D' | 'K' | 'R' | 'noiseWidth' | 'diagonalWidth' | 'centerWidth' | 'scaleTensors'>;
+type HeadMetadata = Pick<HeadGraphs, 'type' | 'link' | 'D' | 'K' | 'R' | 'noiseWidth' | 'diagonalWidth' | 'centerWidth' | 'centerFromScaleModel' | 'scaleTensors'>;
 
 export class OrtHeadRunner implements HeadRunner {
   private constructor(
@@ -33,8 +33,13 @@ export class OrtHeadRunner implements HeadRunner {
     private readonly centerSession: Session | undefined,
     private readonly scaleSession: Session | undefined,
     private readonly sampleSession: Session,
-    /** DET and HET-XL: phi -> the noise-free logits (HET takes them from its center session). */
+    /**
+     * DET and HET-XL: phi -> the noise-free logits (HET takes them from its center session); for
+     * HET-XL with shared diagonal noise also the center of mean mode.
+     */
     private readonly locSession: Session | undefined,
+    /** HET-XL with shared diagonal noise: loc -> mean mode's reductions (HeadGraphs.meanModel). */
+    private readonly meanSession: Session | undefined,
   ) {}
 
   static async create(spec: HeadSpec, weights: HeadWeights, engine: EngineOptions, options: HeadRunnerOptions = {}): Promise<OrtHeadRunner> {
@@ -45,11 +50,13 @@ export class OrtHeadRunner implements HeadRunner {
     const scale = graphs.scaleModel && (await createSession(graphs.scaleModel, engine));
     const sample = await createSession(graphs.sampleModel, engine, { spinning: true });
     const loc = graphs.locModel && (await createSession(graphs.locModel, engine));
+    const mean = graphs.meanModel && (await createSession(graphs.meanModel, engine));
     // Keep only the metadata: the model bytes and the weights (W alone can be 121 MB at JFT
     // scale) are garbage once the sessions exist.
-    const { type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, scaleTensors } = graphs;
+    const { type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, centerFromScaleModel, scaleTensors } = graphs;
     const noise = new NoiseCache(options.noiseCacheBytes ?? DEFAULT_NOISE_CACHE_BYTES);
-    return new OrtHeadRunner({ type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, scaleTensors }, budget, noise, center, scale, sample, loc);
+    const metadata = { type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, centerFromScaleModel, scaleTensors };
+    return new OrtHeadRunner(metadata, budget, noise, center, scale, sample, loc, mean);
   }
 
   /** The execution provider the sessions run on. */
@@ -65,7 +72,9 @@ export class OrtHeadRunner implements HeadRunner {
   async mean(phi: Float32Array, batch: number): Promise<Float32Array[]> {
     this.checkPhi(phi, batch);
     const { K } = this.graphs;
-    const outputs = await this.sampleSession.run(await this.noiseFreeFeeds(phi, batch));
+    const outputs = this.meanSession
+      ? await this.meanSession.run({ [CENTER]: await this.noiseFreeCenter(phi, batch) })
+      : await this.sampleSession.run(await this.noiseFreeFeeds(phi, batch));
     // With Sc = 1 the chunk's shift is that one sample's p: softmax((W^T phi + b) / tau), or
     // sigmoid((W^T phi + b) / tau) per class for a sigmoid head.
     const probs = outputs[SHIFT].data as Float32Array;
@@ -105,7 +114,7 @@ export class OrtHeadRunner implements HeadRunner {
   }
 
   async dispose(): Promise<void> {
-    for (const session of [this.centerSession, this.scaleSession, this.sampleSession, this.locSession]) await session?.release();
+    for (const session of [this.centerSession, this.scaleSession, this.sampleSession, this.locSession, this.meanSession]) await session?.release();
   }
 
   private requireLink(link: Link): void {
@@ -156,12 +165,17 @@ export class OrtHeadRunner implements HeadRunner {
     }));
   }
 
-  /** The sample graph's center (phi, or loc for HET) and the per-image noise scales. */
+  /**
+   * The sample graph's center (phi; loc for HET; the scale graph's center for HET-XL with shared
+   * diagonal noise) and the per-image noise scales.
+   */
   private async perImageFeeds(phi: Float32Array, batch: number): Promise<Feeds> {
-    const feeds: Feeds = { [CENTER]: await this.centerTensor(phi, batch) };
+    const feeds: Feeds = {};
+    if (!this.graphs.centerFromScaleModel) feeds[CENTER] = await this.noiseFreeCenter(phi, batch);
     if (this.scaleSession) {
       const scales = await this.scaleSession.run({ [PHI]: floatTensor(phi, [batch, this.graphs.D]) });
       for (const { name } of this.graphs.scaleTensors) feeds[name] = scales[name];
+      if (this.graphs.centerFromScaleModel) feeds[CENTER] = scales[CENTER];
     }
     return feeds;
   }
@@ -169,7 +183,7 @@ export class OrtHeadRunner implements HeadRunner {
   /** Feeds that switch the noise off exactly: zero scales, zero eps, one sample. */
   private async noiseFreeFeeds(phi: Float32Array, batch: number): Promise<Feeds> {
     const { R, diagonalWidth } = this.graphs;
-    const feeds: Feeds = { [CENTER]: await this.centerTensor(phi, batch) };
+    const feeds: Feeds = { [CENTER]: await this.noiseFreeCenter(phi, batch) };
     if (this.graphs.type === 'det') return feeds;
     for (const { name, dims } of this.graphs.scaleTensors) {
       const size = dims.reduce((a, b) => a * b, batch);
@@ -180,10 +194,12 @@ export class OrtHeadRunner implements HeadRunner {
     return feeds;
   }
 
-  private async centerTensor(phi: Float32Array, batch: number): Promise<Tensor> {
+  /** The sample graph's center with the noise off: phi, or loc (HET; HET-XL with shared diagonal noise). */
+  private async noiseFreeCenter(phi: Float32Array, batch: number): Promise<Tensor> {
     const phiTensor = floatTensor(phi, [batch, this.graphs.D]);
-    if (!this.centerSession) return phiTensor;
-    return (await this.centerSession.run({ [PHI]: phiTensor }))[LOC];
+    const locSession = this.centerSession ?? (this.graphs.centerFromScaleModel ? this.locSession : undefined);
+    if (!locSession) return phiTensor;
+    return (await locSession.run({ [PHI]: phiTensor }))[LOC];
   }
 
   private checkPhi(phi: Float32Array, batch: number): void {

@@ -34,6 +34,8 @@ export async function sampleLogits(spec: HeadSpec, weights: HeadWeights, phi: Fl
     }
     const scales = await scale!.run({ [PHI]: phiTensor });
     for (const { name } of graphs.scaleTensors) feeds[name] = scales[name];
+    // HET-XL with shared diagonal noise samples in logit space around the scale graph's center.
+    if (graphs.centerFromScaleModel) feeds[CENTER] = scales[CENTER];
     const noise = new NoiseCache(0);
     for (const chunk of planChunks(options.samples, SAMPLES_PER_CHUNK)) {
       const eps = chunkNoise(noise, options, chunk, R, diagonalWidth);
