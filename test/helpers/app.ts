@@ -19,11 +19,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** An app over a fresh temp MODELS_DIR that `populate` fills; resolves once loading has finished. */
+/**
+ * An app over a fresh temp MODELS_DIR that `populate` fills; resolves once loading has finished.
+ * Its models run in process unless `config.inferenceWorkers` says otherwise: a worker thread costs
+ * 2-3 s to start under tsx on this machine (against ~20 ms for the pipeline), and these apps load
+ * up to a handful of models per file. test/pipelines/worker-model.test.ts and
+ * test/system/worker-server.test.ts cover the workers, and the apps built straight from
+ * loadConfig (test/system/) run with them on, the default.
+ */
 export async function startTestServer(populate: (modelsDir: string) => Promise<void>, config: Partial<Config> = {}): Promise<TestServer> {
   const modelsDir = await mkdtemp(path.join(tmpdir(), 'hetxl-models-'));
   await populate(modelsDir);
-  const app = await buildApp(loadConfig({}, { modelsDir, logLevel: 'silent', ortThreads: 1, ...config }));
+  const app = await buildApp(loadConfig({}, { modelsDir, logLevel: 'silent', ortThreads: 1, inferenceWorkers: false, ...config }));
   for (let i = 0; i < 600; i++) {
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     if (res.json().status !== 'loading') break;
