@@ -7,7 +7,8 @@ import { FASHION_MNIST_INPUT, FASHION_MNIST_LABELS } from '../synthetic/default-
 import { DatasetMissingError, DEFAULT_FASHION_MNIST_DIR, describeDataFiles, loadFashionMnist } from '../training/fashion-mnist/data.ts';
 import { FASHION_MNIST_NOISE_GROUPS, LABEL_NOISE_KINDS, parseNoiseGroups, type LabelNoiseKind } from '../training/fashion-mnist/label-noise.ts';
 import type { TemperatureConfig } from '../training/fashion-mnist/network.ts';
-import { FLIPPED_LABEL_IMAGES, runTraining } from '../training/fashion-mnist/run.ts';
+import { CURVE_SAMPLES, FLIPPED_LABEL_IMAGES, runTraining } from '../training/fashion-mnist/run.ts';
+import { LEARNING_RATE_SCHEDULES, type LearningRateSchedule } from '../training/fashion-mnist/trainer.ts';
 import { tfWasm } from '../training/common/tf.ts';
 import { uncertaintySummary } from '../evaluate/evaluate.ts';
 import type { HeadType } from '../format/manifest.ts';
@@ -20,6 +21,7 @@ const HELP = `npm run train -- [options]
   --data DIR                Fashion-MNIST IDX .gz files (default ${DEFAULT_FASHION_MNIST_DIR})
   --seed N                  init, shuffling, label noise and MC noise (default 0)
   --epochs N                (default 3)      --batch-size N (default 128)   --lr X (default 0.001)
+  --lr-schedule S           constant (default) or cosine (both learning rates decayed to 0 over the run)
   --hidden N                MLP hidden width (default 256)   --dim D   pre-logit width (default 64)
   --rank R                  covariance factors (default 8)   --train-samples S   MC samples in the loss (default 16)
   --tau learned|X           learned (tau = min + (max - min) sigmoid(t), t from 0) or fixed X
@@ -32,6 +34,8 @@ const HELP = `npm run train -- [options]
                             of its pixels standardised within its class (docs/results-fashion-mnist.md)
   --noise-groups G          groups as "0,2,4,6;5,7,9" (default: tops 0,2,4,6 and footwear 5,7,9)
   --eval-samples S          MC samples in the evaluation (default 1000)   --eval-seed N (default 0)
+  --curve-samples S         MC samples of the per-epoch test NLL of het / het-xl (default ${CURVE_SAMPLES}; 0: mean mode only)
+  --curve-images N          test images of the per-epoch test NLL: the first N (default all)
   --flip-eval-images N      with label noise: training images served to score flipped-label detection
                             (default ${FLIPPED_LABEL_IMAGES}; 0: none)
   --no-evaluate             skip the test-set evaluation
@@ -47,6 +51,7 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '3' },
     'batch-size': { type: 'string', default: '128' },
     lr: { type: 'string', default: '0.001' },
+    'lr-schedule': { type: 'string', default: 'constant' },
     'tau-lr': { type: 'string', default: '0.01' },
     hidden: { type: 'string', default: '256' },
     dim: { type: 'string', default: '64' },
@@ -60,6 +65,8 @@ const { values } = parseArgs({
     'noise-groups': { type: 'string' },
     'eval-samples': { type: 'string', default: '1000' },
     'eval-seed': { type: 'string', default: '0' },
+    'curve-samples': { type: 'string', default: String(CURVE_SAMPLES) },
+    'curve-images': { type: 'string' },
     'flip-eval-images': { type: 'string', default: String(FLIPPED_LABEL_IMAGES) },
     'no-evaluate': { type: 'boolean', default: false },
     'train-limit': { type: 'string' },
@@ -89,6 +96,8 @@ async function main(): Promise<void> {
   if (!LABEL_NOISE_KINDS.includes(kind)) throw new Error(`--label-noise-kind must be ${LABEL_NOISE_KINDS.join(' or ')}, got "${values['label-noise-kind']}"`);
   const groups = values['noise-groups'] ? parseNoiseGroups(values['noise-groups'], K) : FASHION_MNIST_NOISE_GROUPS;
   const seed = numberFlag('seed', values.seed, (v) => Number.isSafeInteger(v) && v >= 0);
+  const schedule = values['lr-schedule'] as LearningRateSchedule;
+  if (!LEARNING_RATE_SCHEDULES.includes(schedule)) throw new Error(`--lr-schedule must be ${LEARNING_RATE_SCHEDULES.join(' or ')}, got "${values['lr-schedule']}"`);
 
   await tfWasm();
   const dataDir = values.data;
@@ -120,6 +129,8 @@ async function main(): Promise<void> {
       batchSize: numberFlag('batch-size', values['batch-size'], positiveInt),
       learningRate: numberFlag('lr', values.lr, (v) => v > 0),
       temperatureLearningRate: numberFlag('tau-lr', values['tau-lr'], (v) => v > 0),
+      // Only a non-default schedule goes into the options (and so the provenance): constant runs keep their manifests.
+      ...(schedule !== 'constant' ? { learningRateSchedule: schedule } : {}),
       trainSamples: numberFlag('train-samples', values['train-samples'], positiveInt),
       seed,
     },
@@ -144,6 +155,8 @@ async function main(): Promise<void> {
       samples: numberFlag('eval-samples', values['eval-samples'], positiveInt),
       seed: numberFlag('eval-seed', values['eval-seed'], (v) => Number.isSafeInteger(v) && v >= 0),
       flippedLabelImages: numberFlag('flip-eval-images', values['flip-eval-images'], nonNegativeInt),
+      curveSamples: numberFlag('curve-samples', values['curve-samples'], nonNegativeInt),
+      ...(values['curve-images'] ? { curveImages: numberFlag('curve-images', values['curve-images'], positiveInt) } : {}),
     },
   });
   result.network.dispose();

@@ -1,4 +1,5 @@
-// One training run end to end: label noise -> network -> training -> checkpoint v1 export ->
+// One training run end to end: label noise -> network -> training (with the test NLL after each
+// epoch when there is test data) -> checkpoint v1 export ->
 // evaluation through the served path (and, with label noise, flipped-label detection on the
 // training set) -> metrics and provenance written into the manifest.
 // Data comes in already loaded, so tests can pass generated sets.
@@ -21,6 +22,12 @@ import { normalisePixels } from '../../image/normalise.ts';
  */
 export const FLIPPED_LABEL_IMAGES = 10000;
 
+/**
+ * MC samples per test image for the per-epoch MC NLL of noisy heads: the curve's job is its shape
+ * across epochs (same noise each epoch), not the S = 1000 figure evaluation.json gives at the end.
+ */
+export const CURVE_SAMPLES = 32;
+
 export interface RunOptions {
   network: Omit<NetworkConfig, 'inputSize' | 'K'>;
   training: TrainOptions;
@@ -37,7 +44,7 @@ export interface RunOptions {
    * Evaluated after export when given; with label noise, also flipped-label detection on the first
    * `flippedLabelImages` training images (default FLIPPED_LABEL_IMAGES; 0: none).
    */
-  evaluation?: EvaluateOptions & { data: ImageSet; description: string; flippedLabelImages?: number };
+  evaluation?: EvaluateOptions & { data: ImageSet; description: string; flippedLabelImages?: number; curveSamples?: number; curveImages?: number };
   /** Progress lines/bar on stderr (default true). */
   progress?: boolean;
 }
@@ -60,11 +67,25 @@ export async function runTraining(train: ImageSet, options: RunOptions): Promise
   const features = train.rows * train.cols;
   const network = new Network({ ...options.network, inputSize: features, K }, options.training.seed);
   const data = { inputs: normalisePixels(train.pixels, options.input), labels: noisy?.labels ?? train.labels, count: train.count, features };
+  const test = options.evaluation?.data;
+  // The first curveImages test images (default all): the per-epoch pass over them is the curve's cost.
+  const curveCount = test ? Math.min(test.count, options.evaluation?.curveImages ?? test.count) : 0;
+  const heldOut = test && {
+    data: {
+      inputs: normalisePixels(test.pixels.subarray(0, curveCount * test.rows * test.cols), options.input),
+      labels: test.labels.subarray(0, curveCount),
+      count: curveCount,
+      features: test.rows * test.cols,
+    },
+    samples: options.evaluation?.curveSamples ?? CURVE_SAMPLES,
+    seed: options.evaluation?.seed ?? 0,
+  };
   const summary_ = await trainNetwork(
     network,
     data,
     options.training,
     options.progress === false ? undefined : (total) => createProgress(options.name, total),
+    heldOut,
   );
   const provenance: Record<string, unknown> = portableProvenance({
     ...options.provenance,
@@ -81,6 +102,7 @@ export async function runTraining(train: ImageSet, options: RunOptions): Promise
       seconds: Math.round(summary_.seconds),
       epochLoss: summary_.epochLoss,
       epochTau: summary_.epochTau,
+      ...(summary_.epochHeldOutNll ? { epochTestNll: { data: `${curveCount === test?.count ? '' : `the first ${curveCount} images of `}${options.evaluation?.description}, tfjs graph after each epoch`, count: curveCount, ...summary_.epochHeldOutNll } } : {}),
     },
   });
   const exported = await exportCheckpoint(network, { ...options, provenance });

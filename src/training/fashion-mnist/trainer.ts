@@ -1,7 +1,9 @@
-// The training loop: seeded shuffling, mini-batches, Adam on the MC NLL, progress with ETA.
+// The training loop: seeded shuffling, mini-batches, Adam on the MC NLL (constant or cosine-decayed
+// learning rate), the held-out NLL after each epoch when given held-out data, progress with ETA.
 // Deterministic for a seed: shuffles and label noise come from src/training/common/random.ts, the MC
 // noise from tf.randomNormal with a seed per step, and the wasm backend runs single-threaded.
 import type { Network } from './network.ts';
+import { recordEpochNll, type CurveOptions, type EpochNll } from './curve.ts';
 import type { Progress } from '../common/progress.ts';
 import { permutation, stepSeed, uniformStream } from '../common/random.ts';
 import { tf } from '../common/tf.ts';
@@ -27,6 +29,25 @@ export interface TrainOptions {
   /** MC samples per example in the training loss (het, het-xl). */
   trainSamples: number;
   seed: number;
+  /**
+   * constant (default): both learning rates fixed. cosine: both scaled by (1 + cos(pi step / steps)) / 2,
+   * from the full rate at the first step towards 0 at the last, so late epochs fine-tune (and can
+   * memorise noisy labels) instead of bouncing around at the initial rate.
+   */
+  learningRateSchedule?: LearningRateSchedule;
+}
+
+export const LEARNING_RATE_SCHEDULES = ['constant', 'cosine'] as const;
+export type LearningRateSchedule = (typeof LEARNING_RATE_SCHEDULES)[number];
+
+/** The factor on the learning rates at `step` of `steps`. */
+export function learningRateFactor(schedule: LearningRateSchedule, step: number, steps: number): number {
+  return schedule === 'cosine' ? (1 + Math.cos((Math.PI * step) / steps)) / 2 : 1;
+}
+
+/** Held-out data whose NLL is recorded after every epoch (curve.ts). */
+export interface HeldOut extends CurveOptions {
+  data: TrainingData;
 }
 
 export interface TrainSummary {
@@ -36,6 +57,8 @@ export interface TrainSummary {
   epochLoss: number[];
   /** tau at the end of each epoch. */
   epochTau: number[];
+  /** NLL on the held-out data at the end of each epoch; with `heldOut` only. */
+  epochHeldOutNll?: EpochNll;
 }
 
 /** Rows `order[start..start+n)` of the data as one batch. */
@@ -51,7 +74,21 @@ function gatherBatch(data: TrainingData, order: Uint32Array, start: number, n: n
   return { x, y };
 }
 
-export async function trainNetwork(network: Network, data: TrainingData, options: TrainOptions, progress?: (total: number) => Progress): Promise<TrainSummary> {
+/**
+ * tfjs optimizers have no learning-rate schedule; Adam reads its `learningRate` field on every
+ * applyGradients (tfjs-core adam_optimizer.js), so setting it before a step schedules it.
+ */
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
+export async function trainNetwork(
+  network: Network,
+  data: TrainingData,
+  options: TrainOptions,
+  progress?: (total: number) => Progress,
+  heldOut?: HeldOut,
+): Promise<TrainSummary> {
   const { epochs, batchSize, trainSamples, seed } = options;
   const K = network.config.K;
   const optimizer = tf.train.adam(options.learningRate);
@@ -63,6 +100,9 @@ export async function trainNetwork(network: Network, data: TrainingData, options
   const started = Date.now();
   const epochLoss: number[] = [];
   const epochTau: number[] = [];
+  const epochHeldOutNll: EpochNll | undefined = heldOut && { mean: [] };
+  const schedule = options.learningRateSchedule ?? 'constant';
+  const totalSteps = epochs * stepsPerEpoch;
   let step = 0;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -72,6 +112,9 @@ export async function trainNetwork(network: Network, data: TrainingData, options
         const n = Math.min(batchSize, data.count - start);
         const { x, y } = gatherBatch(data, order, start, n);
         const seeds = { factor: stepSeed(seed, step, 'eps_R'), diagonal: stepSeed(seed, step, 'eps_D') };
+        const factor = learningRateFactor(schedule, step, totalSteps);
+        setLearningRate(optimizer, options.learningRate * factor);
+        setLearningRate(temperatureOptimizer, options.temperatureLearningRate * factor);
         const loss = tf.tidy(() => {
           const xs = tf.tensor2d(x, [n, data.features]);
           const ys = tf.oneHot(tf.tensor1d(y, 'int32'), K) as tf.Tensor2D;
@@ -89,11 +132,15 @@ export async function trainNetwork(network: Network, data: TrainingData, options
       }
       epochLoss.push(lossSum / data.count);
       epochTau.push(network.tauValue());
+      if (heldOut && epochHeldOutNll) {
+        recordEpochNll(epochHeldOutNll, network, heldOut.data, heldOut);
+        bar?.update(step, `epoch ${epoch + 1}/${epochs} held-out NLL ${epochHeldOutNll.mean.at(-1)!.toFixed(4)}`);
+      }
     }
   } finally {
     bar?.stop();
     optimizer.dispose();
     temperatureOptimizer.dispose();
   }
-  return { steps: step, seconds: (Date.now() - started) / 1000, epochLoss, epochTau };
+  return { steps: step, seconds: (Date.now() - started) / 1000, epochLoss, epochTau, ...(epochHeldOutNll ? { epochHeldOutNll } : {}) };
 }
