@@ -78,6 +78,8 @@ export const ConfigSchema = Type.Object({
   batchMaxSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
   /** Dynamic batching: how long a queued request may wait for others to join its run (manifest batching.maxQueueDelayMs overrides). */
   batchMaxDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
+  /** Runs of one model in flight at once (each a merged batch). */
+  batchConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   /** Requests admitted per model and not yet running; more get 503 with Retry-After. */
   queueMaxRequests: Type.Integer({ minimum: 1, maximum: 100_000, default: 64 }),
   /** An inference request's deadline from its arrival, queue and computation included; then 504. */
@@ -121,6 +123,7 @@ export const ENV_NAMES: Record<keyof Config, string> = {
   batchMaxSize: 'BATCH_MAX_SIZE',
   batchMaxDelayMs: 'BATCH_MAX_DELAY_MS',
   queueMaxRequests: 'QUEUE_MAX_REQUESTS',
+  batchConcurrency: 'BATCH_CONCURRENCY',
   requestDeadlineMs: 'REQUEST_DEADLINE_MS',
   maxRequestDeadlineMs: 'MAX_REQUEST_DEADLINE_MS',
 };
@@ -167,7 +170,7 @@ export function modelLimitsOf(config: Config) {
     headMemoryBudgetBytes: config.headMemoryBudgetMB * 1024 * 1024,
     textCacheSize: config.textCacheSize,
     textBatchTokens: config.textBatchTokens,
-    batching: { maxBatchSize: config.batchMaxSize, maxQueueDelayMs: config.batchMaxDelayMs, maxQueue: config.queueMaxRequests },
+    batching: { maxBatchSize: config.batchMaxSize, maxQueueDelayMs: config.batchMaxDelayMs, maxQueue: config.queueMaxRequests, maxConcurrentRuns: config.batchConcurrency },
     prompts: {
       maxLabels: config.maxZeroShotLabels,
       maxLabelLength: config.maxLabelLength,

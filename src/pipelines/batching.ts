@@ -1,8 +1,9 @@
 // Dynamic batching with backpressure, per model: a ServedModel that wraps another. Requests are
 // admitted into a bounded queue (over capacity: QueueFullError, which HTTP answers 503 with
-// Retry-After), preprocessed on their own (a bad image fails its own request only), and run by
-// one executor per model (the models' ORT sessions already use every core: running requests side
-// by side only interleaves them). While a batch runs the next requests wait, and those that can
+// Retry-After), preprocessed on their own (a bad image fails its own request only), and run at
+// most maxConcurrentRuns at a time (the models' ORT sessions already use every core: running every
+// request side by side only interleaves them; two runs let one's JavaScript overlap the other's
+// ORT work). While the runs go on the next requests wait, and those that can
 // share a run (same options, same classes) are concatenated into one backbone and head call, up to
 // maxBatchSize images: batching costs no latency at low load (maxQueueDelayMs 0) and turns queueing
 // into throughput under load. The MC noise is drawn per chunk for the whole batch from the seed
@@ -53,11 +54,11 @@ export class BatchingModel implements ServedModel {
   private readonly queue: Job[] = [];
   /** Admitted requests not yet running: preprocessing, or in the queue. */
   private waiting = 0;
-  private running = false;
+  /** Runs in flight (at most options.maxConcurrentRuns). */
+  private readonly running = new Set<Promise<void>>();
   private delayTimer: NodeJS.Timeout | undefined;
   /** Exponential average of a run's duration, ms: the Retry-After estimate. */
   private averageRunMs = 0;
-  private idle: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -68,6 +69,7 @@ export class BatchingModel implements ServedModel {
     if (!(Number.isInteger(options.maxBatchSize) && options.maxBatchSize >= 1)) throw new RangeError(`maxBatchSize must be a positive integer, got ${options.maxBatchSize}`);
     if (!(Number.isInteger(options.maxQueue) && options.maxQueue >= 1)) throw new RangeError(`maxQueue must be a positive integer, got ${options.maxQueue}`);
     if (!(options.maxQueueDelayMs >= 0)) throw new RangeError(`maxQueueDelayMs must be >= 0, got ${options.maxQueueDelayMs}`);
+    if (!(Number.isInteger(options.maxConcurrentRuns) && options.maxConcurrentRuns >= 1)) throw new RangeError(`maxConcurrentRuns must be a positive integer, got ${options.maxConcurrentRuns}`);
   }
 
   get name(): string {
@@ -129,7 +131,7 @@ export class BatchingModel implements ServedModel {
     this.closed = true;
     clearTimeout(this.delayTimer);
     for (const job of this.queue.splice(0)) this.settle(job, () => job.reject(new ModelUnloadedError(this.name)));
-    await this.idle;
+    await Promise.all(this.running);
     await this.inner.dispose();
   }
 
@@ -181,9 +183,9 @@ export class BatchingModel implements ServedModel {
     answer();
   }
 
-  /** Starts the next run when none is running: now, or when the oldest job's delay is up. */
+  /** Starts the next run when a run slot is free: now, or when the oldest job's delay is up. */
   private pump(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running.size >= this.options.maxConcurrentRuns || this.queue.length === 0) return;
     clearTimeout(this.delayTimer);
     this.delayTimer = undefined;
     const batch = this.nextBatch();
@@ -198,11 +200,13 @@ export class BatchingModel implements ServedModel {
     }
     for (const job of batch) this.queue.splice(this.queue.indexOf(job), 1);
     this.waiting -= batch.length;
-    this.running = true;
-    this.idle = this.run(batch).finally(() => {
-      this.running = false;
+    const run: Promise<void> = this.run(batch).finally(() => {
+      this.running.delete(run);
       this.pump();
     });
+    this.running.add(run);
+    // Another slot may be free for the next compatible group.
+    this.pump();
   }
 
   /** The oldest job and, in queue order, the later ones that can share its run, within maxBatchSize images. */

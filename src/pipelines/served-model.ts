@@ -163,6 +163,11 @@ export interface BatchingOptions {
   maxQueueDelayMs: number;
   /** Most requests admitted and not yet running (preprocessing or queued); more get QueueFullError. */
   maxQueue: number;
+  /**
+   * Runs of the model in flight at once. 1: strictly one after the other; 2 lets one run's
+   * JavaScript (statistics, the next batch's setup) overlap the other's ONNX Runtime work.
+   */
+  maxConcurrentRuns: number;
 }
 
 /** The limits a model is loaded with (from the server's configuration). */

@@ -50,7 +50,7 @@ before(async () => {
       await editManifest(slow, (m) => (m.batching = { maxQueueDelayMs: 0 }));
     },
     // A wait long enough that requests sent together are merged, on any machine.
-    { batchMaxDelayMs: 300, queueMaxRequests: 3, maxSamples: SLOW_SAMPLES },
+    { batchMaxDelayMs: 300, queueMaxRequests: 3, maxSamples: SLOW_SAMPLES, batchConcurrency: 1 },
   );
   for (let seed = 0; seed < 6; seed++) images.push((await testPng(4, 4, seed)).toString('base64'));
 });

@@ -61,7 +61,7 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 function batcher(options: Partial<ConstructorParameters<typeof BatchingModel>[1]> = {}, runs: BatchRun[] = []) {
   const fake = new FakeModel();
-  const model = new BatchingModel(fake, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueue: 16, ...options }, { onBatch: (r) => runs.push(r) });
+  const model = new BatchingModel(fake, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueue: 16, maxConcurrentRuns: 1, ...options }, { onBatch: (r) => runs.push(r) });
   return { fake, model };
 }
 
@@ -85,6 +85,24 @@ describe('BatchingModel', () => {
     assert.equal(model.queueDepth, 0);
     assert.deepEqual(runs.map((r) => [r.requests, r.images, r.mode, r.samples]), [[1, 1, 'mc', 10], [2, 3, 'mc', 10]]);
     assert.equal(runs[1].queueSeconds.length, 2);
+  });
+
+  it('with maxConcurrentRuns 2, starts a second run while the first goes on, and merges behind both', async () => {
+    const { fake, model } = batcher({ maxConcurrentRuns: 2 });
+    const first = model.predict(input(1), mc());
+    const second = model.predict(input(2), mc());
+    await fake.callCount(2);
+    assert.deepEqual(fake.calls.map((c) => c.pixels), [[1], [2]], 'two runs in flight');
+    const queued = [model.predict(input(3), mc()), model.predict(input(4), mc())];
+    await turn();
+    assert.equal(fake.calls.length, 2, 'no third run while both slots are taken');
+    fake.calls[1].release();
+    assert.deepEqual(valuesOf(await second), [2]);
+    await fake.callCount(3);
+    assert.deepEqual(fake.calls[2].pixels, [3, 4], 'the freed slot takes the queued requests as one run');
+    fake.calls[2].release();
+    fake.calls[0].release();
+    assert.deepEqual((await Promise.all([first, ...queued])).map(valuesOf), [[1], [3], [4]]);
   });
 
   it('merges only requests with the same options: another seed, mode or logits choice runs on its own', async () => {
@@ -241,8 +259,10 @@ describe('BatchingModel', () => {
 
   it('refuses bad options at construction', () => {
     const fake = new FakeModel();
-    assert.throws(() => new BatchingModel(fake, { maxBatchSize: 0, maxQueueDelayMs: 0, maxQueue: 1 }), /maxBatchSize/);
-    assert.throws(() => new BatchingModel(fake, { maxBatchSize: 1, maxQueueDelayMs: -1, maxQueue: 1 }), /maxQueueDelayMs/);
-    assert.throws(() => new BatchingModel(fake, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueue: 0 }), /maxQueue/);
+    const good = { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueue: 1, maxConcurrentRuns: 1 };
+    assert.throws(() => new BatchingModel(fake, { ...good, maxBatchSize: 0 }), /maxBatchSize/);
+    assert.throws(() => new BatchingModel(fake, { ...good, maxQueueDelayMs: -1 }), /maxQueueDelayMs/);
+    assert.throws(() => new BatchingModel(fake, { ...good, maxQueue: 0 }), /maxQueue/);
+    assert.throws(() => new BatchingModel(fake, { ...good, maxConcurrentRuns: 0 }), /maxConcurrentRuns/);
   });
 });
