@@ -6,15 +6,14 @@
 // and =false, on fresh servers in child processes, alternating on / off for --rounds rounds
 // (a shared, loaded machine drifts: compare neighbouring runs, report the ranges).
 // Not a test: figures depend on the machine; docs/performance.md records them with the machine.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { parseMakeCheckpointArgs } from '../src/cli/make-checkpoint.ts';
 import { generateCheckpoint } from '../src/synthetic/random-checkpoint.ts';
+import { startServer, stopServer, type BenchServer } from './server.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,40 +38,9 @@ async function paperScaleModels(): Promise<{ modelsDir: string; name: string }> 
   return { modelsDir: options.modelsDir, name: options.name };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(modelsDir: string, workers: boolean): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', MODELS_DIR: modelsDir, LOG_LEVEL: 'warn', INFERENCE_WORKERS: String(workers), MAX_SAMPLES: String(Math.max(SAMPLES, 10_000)) },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 1200; i++) {
-    try {
-      if ((await fetch(`${base}/v2/health/ready`)).ok) return { child, base };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  child.kill();
-  throw new Error('the server did not become ready');
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+/** A server over `modelsDir`, with or without workers (paper-scale models take minutes to load). */
+function startBenchServer(modelsDir: string, workers: boolean): Promise<BenchServer> {
+  return startServer({ MODELS_DIR: modelsDir, INFERENCE_WORKERS: String(workers), MAX_SAMPLES: String(Math.max(SAMPLES, 10_000)) }, 300_000);
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -139,11 +107,11 @@ async function main(): Promise<void> {
     // Alternate which setting goes first, so that drift over a round does not favour one.
     const order = round % 2 === 1 ? [true, false] : [false, true];
     for (const workers of order) {
-      const server = await startServer(paper.modelsDir, workers);
+      const server = await startBenchServer(paper.modelsDir, workers);
       const health = await healthzUnderLoad(server.base, paper.name, paperBody);
       const mcMs = await singleRequest(server.base, paper.name, `mode=mc&samples=${SAMPLES}`, paperBody, Number(args['mc-reps']));
       await stopServer(server.child);
-      const fashion = await startServer('models', workers);
+      const fashion = await startBenchServer('models', workers);
       const meanMs = await singleRequest(fashion.base, 'hetxl-fashion-mnist', 'mode=mean', fashionBody, Number(args['mean-reps']));
       await stopServer(fashion.child);
       console.log(`| ${round} | ${workers ? 'on' : 'off'} | ${fmt(health.p50)} | ${fmt(health.p99)} | ${fmt(health.max)} | ${health.probes} | ${health.mcRequests} | ${fmt(meanMs)} | ${fmt(mcMs)} |`);

@@ -7,12 +7,11 @@
 // --batching both (the default) every scenario runs twice on fresh servers: dynamic batching on
 // (the defaults) and off (BATCH_MAX_SIZE=1: one request per run, still one run at a time).
 // Not a test: figures depend on the machine; docs/performance.md records them with the machine.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { startServer, stopServer } from './server.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,48 +45,11 @@ async function multipartBody(png: Buffer): Promise<{ body: Buffer; contentType: 
   return { body: Buffer.from(await request.arrayBuffer()), contentType: request.headers.get('content-type')! };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** The child's user + system CPU seconds so far (Linux /proc). */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   // utime and stime are fields 14 and 15 of stat, 12 and 13 after the "pid (comm) " prefix; clock ticks of 1/100 s.
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
-  // node directly (not npm start): the pid is the server's, so /proc gives its CPU time.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', MODELS_DIR: args.models!, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${base}/v2/health/ready`)).ok) return { child, base };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the server did not become ready in 60 s');
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 interface Row {
@@ -128,7 +90,7 @@ async function main(): Promise<void> {
   console.log(`# bench:http, model ${args.model}, ${args.image}, ${args.duration} s per scenario; ${cpus().length} x ${cpus()[0]?.model}; load ${loadavg()[0].toFixed(2)}`);
   const rows: Row[] = [];
   for (const batching of modes) {
-    const { child, base } = await startServer(batching === 'off' ? { BATCH_MAX_SIZE: '1' } : {});
+    const { child, base } = await startServer({ MODELS_DIR: args.models!, ...(batching === 'off' ? { BATCH_MAX_SIZE: '1' } : {}) });
     try {
       for (const scenario of SCENARIOS) {
         const row = await runScenario(base, child.pid!, scenario, payload, batching);

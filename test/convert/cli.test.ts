@@ -3,15 +3,13 @@
 // and a usage error (2).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../../src/format/checkpoint.ts';
 import { caseWeights, EXAMPLE_CASE, expectedSpec } from './edward2-inputs.ts';
+import { runCli } from '../helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLE = 'test/convert/fixtures/example';
 
 let scratch: string;
@@ -20,18 +18,7 @@ before(async () => {
 });
 after(() => rm(scratch, { recursive: true, force: true }));
 
-/** Runs src/cli/convert.ts as npm's tsx would, from the repository root; bounded to 60 s. */
-function convert(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/convert.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const convert = (args: string[]) => runCli('src/cli/convert.ts', args);
 
 const exampleArgs = (out: string, overrides: Record<string, string> = {}) => {
   const flags: Record<string, string> = {
