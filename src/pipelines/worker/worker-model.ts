@@ -7,7 +7,7 @@
 // HTTP. predictTensor, warmUp and dispose are messages to the worker; the pixels and the results'
 // typed arrays are transferred, not copied. One dedicated worker per model, not a pool (and no
 // pool library such as piscina): a model's sessions live in one thread, its batcher already runs
-// one call at a time, and the sessions use ORT's own intra-op threads underneath.
+// at most BATCH_CONCURRENCY calls at a time, and the sessions use ORT's own intra-op threads underneath.
 //
 // Aborts: the request's signal -> an 'abort' message -> that call's controller in the worker (the
 // MC loop checks it between chunks); the call then rejects with the signal's reason, as the
