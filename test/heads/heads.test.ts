@@ -1,7 +1,7 @@
 // The ONNX heads against the float64 reference in test/reference/heads.ts, on small shapes.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHeadRunner, type OrtHeadRunner, type HeadRunnerOptions } from '../../src/heads/runner.ts';
+import { createHeadRunner } from '../../src/heads/runner.ts';
 import { sampleLogits } from '../helpers/sample-logits.ts';
 import { planChunks, maxSamplesPerChunk } from '../../src/mc/chunking.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
@@ -20,7 +20,7 @@ import {
   referenceMeanProbs,
   type Vector,
 } from '../reference/heads.ts';
-import { assertClose, noiseRows } from '../helpers/heads.ts';
+import { assertClose, headRunners, noiseRows } from '../helpers/heads.ts';
 
 const engine: EngineOptions = { provider: 'cpu', threads: 1 };
 const D = 6;
@@ -45,16 +45,7 @@ const noiseWidth = (spec: HeadSpec) => (spec.type === 'het' ? K : D);
 const phi = Float32Array.from({ length: BATCH * D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
 const phiOf = (b: number): Vector => Array.from(phi.subarray(b * D, (b + 1) * D));
 
-const runners: OrtHeadRunner[] = [];
-after(async () => {
-  for (const runner of runners) await runner.dispose();
-});
-
-async function runnerFor(spec: HeadSpec, weights: HeadWeights, options?: HeadRunnerOptions): Promise<OrtHeadRunner> {
-  const runner = await createHeadRunner(spec, weights, engine, options);
-  runners.push(runner);
-  return runner;
-}
+const runnerFor = headRunners();
 
 function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;

@@ -7,20 +7,19 @@
 // MC error at S = 300 is ~1e-2, so agreement means the same samples, not just the same
 // distribution); 1e-6 for mean mode and the logits (one float32 product of length D); 1e-6
 // between chunkings (float32 per-chunk sums merged in float64).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import onnxProto from 'onnx-proto';
 import { createSession, floatTensor, type EngineOptions } from '../../src/engine/session.ts';
-import type { HeadWeights } from '../../src/format/head-params.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import { buildHeadGraphs } from '../../src/heads/graphs.ts';
+import type { OrtHeadRunner } from '../../src/heads/runner.ts';
 import { CENTER, LOGITS, PHI } from '../../src/heads/graph-io.ts';
-import { createHeadRunner, type HeadRunnerOptions, type OrtHeadRunner } from '../../src/heads/runner.ts';
 import { EPS_D, EPS_R } from '../../src/mc/sample-graph.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import { randomHeadWeights, referenceLocLogits, referenceLogits, referenceMc, referenceMeanProbs, type Matrix, type Vector } from '../reference/heads.ts';
 import { referenceSigmoidMc, referenceSigmoidMean } from '../reference/sigmoid.ts';
-import { assertClose, noiseRows } from '../helpers/heads.ts';
+import { assertClose, headRunners, noiseRows } from '../helpers/heads.ts';
 
 const engine: EngineOptions = { provider: 'cpu', threads: 1 };
 const D = 6;
@@ -45,16 +44,7 @@ function sharedNoiseRows(seed: number, samples: number, R: number): { epsR: Matr
   return { epsR: noiseRows(seed, samples, R, STREAM_FACTOR), epsD: xi.map(([x]) => new Array<number>(D).fill(x)) };
 }
 
-const runners: OrtHeadRunner[] = [];
-after(async () => {
-  for (const runner of runners) await runner.dispose();
-});
-
-async function runnerFor(spec: HeadSpec, weights: HeadWeights, options?: HeadRunnerOptions): Promise<OrtHeadRunner> {
-  const runner = await createHeadRunner(spec, weights, engine, options);
-  runners.push(runner);
-  return runner;
-}
+const runnerFor = headRunners();
 
 /** MC of either link, as the estimates both share plus the link's entropy term. */
 async function mcOf(runner: OrtHeadRunner, spec: HeadSpec, seed: number): Promise<{ probs: Float32Array; std: Float32Array; entropy: ArrayLike<number> }[]> {

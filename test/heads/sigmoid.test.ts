@@ -3,18 +3,14 @@
 // the reference is fed the production noise (float32 rounding of sums over 400 samples), 1e-6
 // for mean mode and the logits (one float32 product), and 4.5 combined standard errors where
 // the reference draws its own noise.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHeadRunner, type OrtHeadRunner, type HeadRunnerOptions } from '../../src/heads/runner.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
-import type { HeadWeights } from '../../src/format/head-params.ts';
-import type { EngineOptions } from '../../src/engine/session.ts';
 import { randomHeadWeights, referenceLocLogits, referenceMc, referenceMeanProbs, type Vector } from '../reference/heads.ts';
 import { binaryEntropy, referenceSigmoidMc, referenceSigmoidMcIndependent, referenceSigmoidMean } from '../reference/sigmoid.ts';
-import { assertClose, noiseRows } from '../helpers/heads.ts';
+import { assertClose, headRunners, noiseRows } from '../helpers/heads.ts';
 
-const engine: EngineOptions = { provider: 'cpu', threads: 1 };
 const D = 6;
 const K = 5;
 const BATCH = 2;
@@ -44,16 +40,7 @@ const noiseWidth = (spec: HeadSpec) => (spec.type === 'het' ? K : D);
 const phi = Float32Array.from({ length: BATCH * D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
 const phiOf = (b: number): Vector => Array.from(phi.subarray(b * D, (b + 1) * D));
 
-const runners: OrtHeadRunner[] = [];
-after(async () => {
-  for (const runner of runners) await runner.dispose();
-});
-
-async function runnerFor(spec: HeadSpec, weights: HeadWeights, options?: HeadRunnerOptions): Promise<OrtHeadRunner> {
-  const runner = await createHeadRunner(spec, weights, engine, options);
-  runners.push(runner);
-  return runner;
-}
+const runnerFor = headRunners();
 
 test('sigmoid heads: MC, mean mode and logits equal the float64 reference, every head, R = 3 and R = 0, fixed and learned tau', async () => {
   const S = 400;

@@ -1,13 +1,14 @@
 // The antithetic MC estimator: its noise rows, its exactness against the float64 reference fed
 // the same pairs, unbiasedness, lower variance than plain MC, and independence of the chunking.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHeadRunner, type HeadRunnerOptions, type OrtHeadRunner } from '../../src/heads/runner.ts';
+import type { HeadRunnerOptions } from '../../src/heads/runner.ts';
 import { fillEstimatorRows } from '../../src/noise/estimator.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { HeadWeights } from '../../src/format/head-params.ts';
 import { randomHeadWeights, referenceMc, referenceMcIndependent, type Matrix } from '../reference/heads.ts';
+import { headRunners } from '../helpers/heads.ts';
 
 const D = 6;
 const K = 5;
@@ -16,15 +17,8 @@ const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D, K, R,
 const weights = randomHeadWeights(spec, 303);
 const phi = Float32Array.from({ length: D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
 
-const runners: OrtHeadRunner[] = [];
-after(async () => {
-  for (const runner of runners) await runner.dispose();
-});
-async function runnerFor(w: HeadWeights, options?: HeadRunnerOptions): Promise<OrtHeadRunner> {
-  const runner = await createHeadRunner(spec, w, { provider: 'cpu', threads: 1 }, options);
-  runners.push(runner);
-  return runner;
-}
+const newRunner = headRunners();
+const runnerFor = (w: HeadWeights, options?: HeadRunnerOptions) => newRunner(spec, w, options);
 
 function antitheticRows(seed: number, stream: number, start: number, count: number, width: number): Float32Array {
   const out = new Float32Array(count * width);
