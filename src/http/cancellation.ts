@@ -3,22 +3,6 @@
 // would leave the old computation running for nobody, on a machine it already saturates.
 import type { FastifyReply } from 'fastify';
 
-/**
- * A signal aborted when the response's connection closes before the response was sent (the
- * client disconnected or timed out). Pass it to a pipeline's predict(), which checks it before each image
- * is decoded, before the backbone, before the head and between MC chunks. A closed connection
- * after a complete response aborts nothing.
- */
-export function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const response = reply.raw;
-  if (response.destroyed) controller.abort();
-  else response.once('close', () => {
-    if (!response.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
-
 /** The error an aborted MC loop rejects with (the signal's default reason). */
 export function isAbortError(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
@@ -33,21 +17,26 @@ export class DeadlineExceededError extends Error {
 }
 
 /**
- * The signal of an inference request: aborted with an AbortError when its client leaves (as
- * abortedWhenClientLeaves), or with DeadlineExceededError `deadlineMs` after the request arrived
- * (the time already spent receiving it counts). The timer goes with the response, so a server
- * answering thousands of requests a second holds no timers for the ones already answered.
+ * The signal of an inference request, passed to the model's predict(), which checks it before
+ * each image is decoded, before the backbone, before the head and between MC chunks. Aborted with
+ * an AbortError when the response's connection closes before the response was sent (the client
+ * disconnected or timed out; a close after a complete response aborts nothing), or with
+ * DeadlineExceededError `deadlineMs` after the request arrived (the time already spent receiving
+ * it counts). One controller, and the timer goes with the response, so a server answering
+ * thousands of requests a second holds no timers for the ones already answered.
  */
 export function requestSignal(reply: FastifyReply, deadlineMs: number): AbortSignal {
-  const left = abortedWhenClientLeaves(reply);
   const controller = new AbortController();
+  const response = reply.raw;
   const remaining = deadlineMs - reply.elapsedTime;
-  if (left.aborted) controller.abort(left.reason);
+  if (response.destroyed) controller.abort();
   else if (remaining <= 0) controller.abort(new DeadlineExceededError(deadlineMs));
   else {
     const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), remaining);
-    left.addEventListener('abort', () => controller.abort(left.reason), { once: true });
-    reply.raw.once('close', () => clearTimeout(timer));
+    response.once('close', () => {
+      clearTimeout(timer);
+      if (!response.writableFinished) controller.abort();
+    });
   }
   return controller.signal;
 }
