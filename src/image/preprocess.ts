@@ -1,6 +1,6 @@
 // Encoded image bytes -> float32 tensor for the backbone, as described by the manifest's InputSpec.
 //
-// Per image, with sharp (libvips):
+// Per image, with sharp (libvips), unless src/image/png.ts decodes it to the same pixels itself:
 //   1. refuse empty buffers; read the header only (cheap) to learn the format and the pixel count,
 //      so formats we do not accept, oversized images and extreme aspect ratios are refused before
 //      any pixel is decoded;
@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import type { InputSpec } from '../format/manifest.ts';
 import { ImageError } from './errors.ts';
 import { normalisationTables, writeNormalised } from './normalise.ts';
+import { decodeSmallPng } from './png.ts';
 import { BLACK, resizeSteps } from './resize.ts';
 
 export { ImageError, IMAGE_ERROR_CODES, isImageError, type ImageErrorCode } from './errors.ts';
@@ -98,6 +99,9 @@ function formatName(meta: sharp.Metadata): string {
  */
 async function decodeToPixels(image: Buffer, spec: InputSpec, limits: ImageLimits, index: number): Promise<Buffer> {
   if (image.length === 0) throw new ImageError('IMAGE_EMPTY', index, 'empty (0 bytes)');
+  // A small PNG already at the input size: the same pixels as below, without sharp (src/image/png.ts).
+  const small = decodeSmallPng(image, spec, limits.maxInputPixels);
+  if (small) return small;
 
   // Header only: no pixel is decoded here, so no limit is needed; we check the limit ourselves to be able
   // to say how many pixels the image has (sharp's own error does not). Note that sharp reads the header
