@@ -12,7 +12,7 @@ import type { HeadWeights } from './head-params.ts';
 import { FORMAT_VERSION, HEAD_TYPES, Manifest, type InputSpec } from './manifest.ts';
 import { temperatureTau } from './temperature.ts';
 import { validateBackbone, validateTextTower } from './onnx-io.ts';
-import { PromptTokenizer } from './tokenizer.ts';
+import { PromptTokenizer, TokenizerError } from './tokenizer.ts';
 import { CheckpointError } from './errors.ts';
 
 import { readSafetensors, SafetensorsError } from './safetensors.ts';
@@ -24,6 +24,8 @@ export const CHECKPOINT_FILES = {
   labels: 'labels.txt',
   text: 'text.onnx',
   tokenizer: 'tokenizer.json',
+  /** Optional beside tokenizer.json: model_max_length (the context length), pad_token. */
+  tokenizerConfig: 'tokenizer_config.json',
 } as const;
 
 export interface Checkpoint {
@@ -35,8 +37,12 @@ export interface Checkpoint {
   weights: HeadWeights;
   /** K class names for classification models; empty for zero-shot models. */
   labels: string[];
-  /** Zero-shot models only: text.onnx bytes (I/O checked) and the loaded tokenizer.json. */
-  text?: { tower: Uint8Array; tokenizer: PromptTokenizer };
+  /**
+   * Zero-shot models only: text.onnx bytes (I/O checked), the loaded tokenizer (tokenizer.json
+   * with tokenizer_config.json when present), and the tower's static prompt length, if it has one
+   * (every row is then padded to it).
+   */
+  text?: { tower: Uint8Array; tokenizer: PromptTokenizer; sequenceLength?: number };
 }
 
 const MAX_LISTED = 5;
@@ -126,7 +132,7 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
   if (head && typeof head === 'object' && 'type' in head && !(HEAD_TYPES as readonly unknown[]).includes(head.type)) {
     fail(`unknown head type ${JSON.stringify(head.type)} (expected one of ${HEAD_TYPES.join(', ')})`);
   }
-  const value = Value.Default(Manifest, raw);
+  const value = Value.Default(Manifest, withTauFromLogitScale(obj, fail));
   if (!Value.Check(Manifest, value)) {
     const errors = [...Value.Errors(Manifest, value)].map((e) => {
       // "Expected union value" alone is unhelpful: name the allowed literals.
@@ -176,6 +182,23 @@ export function validateManifest(raw: unknown, file: string, folderName: string)
     fail(`manifest name "${m.name}" differs from the folder name "${folderName}" (they must be equal: the folder name is the model's name)`);
   }
   return m;
+}
+
+/**
+ * A zero-shot manifest may give CLIP's logit_scale instead of head.tau: tau = 1 / exp(logitScale)
+ * is written in (on a copy). Given both, they must agree to 1e-3 (relative), as head.temperature.
+ */
+function withTauFromLogitScale(obj: Record<string, unknown>, fail: (problem: string) => never): Record<string, unknown> {
+  const zeroShot = obj.zeroShot as Record<string, unknown> | undefined;
+  const head = obj.head as Record<string, unknown> | undefined;
+  const scale = zeroShot && typeof zeroShot === 'object' ? zeroShot.logitScale : undefined;
+  if (typeof scale !== 'number' || !head || typeof head !== 'object' || !Number.isFinite(scale)) return obj;
+  const tau = Math.exp(-scale);
+  if (head.tau === undefined) return { ...obj, head: { ...head, tau } };
+  if (typeof head.tau === 'number' && Math.abs(head.tau - tau) > 1e-3 * tau) {
+    fail(`head.tau ${head.tau} disagrees with zeroShot.logitScale ${scale}: 1 / exp(logitScale) = ${Number(tau.toPrecision(6))} (leave head.tau out to take it from logitScale)`);
+  }
+  return obj;
 }
 
 /** resizeSize belongs to shorter-side-then-center-crop, which needs it at least as large as the crop (torchvision would pad). */
@@ -318,26 +341,45 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
   return { dir: root, manifest, backbone, weights, labels, ...(text ? { text } : {}) };
 }
 
-/** text.onnx and tokenizer.json of a zero-shot checkpoint; the tokenizer must load and know [UNK]. */
-async function loadTextFiles(folder: Folder, manifest: Manifest): Promise<NonNullable<Checkpoint['text']>> {
-  const towerFile = join(folder.dir, CHECKPOINT_FILES.text);
-  const towerBytes = await readRequired(folder, CHECKPOINT_FILES.text);
-  validateTextTower(towerBytes, manifest, towerFile);
-  const tokenizerFile = join(folder.dir, CHECKPOINT_FILES.tokenizer);
-  let json: Record<string, unknown>;
+/** A JSON object file of the folder; `optional`: undefined when the file does not exist. */
+async function readJsonObject(folder: Folder, name: string, optional = false): Promise<Record<string, unknown> | undefined> {
+  const file = join(folder.dir, name);
+  let bytes: Buffer;
   try {
-    json = JSON.parse((await readRequired(folder, CHECKPOINT_FILES.tokenizer)).toString('utf8')) as Record<string, unknown>;
+    bytes = await readRequired(folder, name);
   } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    throw new CheckpointError(tokenizerFile, `not valid JSON: ${(e as Error).message}`);
+    if (optional && e instanceof CheckpointError && e.problem === 'missing file') return undefined;
+    throw e;
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new CheckpointError(file, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CheckpointError(file, 'must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/**
+ * tokenizer.json (with tokenizer_config.json when present) and text.onnx of a zero-shot
+ * checkpoint: the tokenizer must load, and the tower must have the manifest's inputs and output
+ * and, if its prompt length is static, the tokenizer's context length.
+ */
+async function loadTextFiles(folder: Folder, manifest: Manifest): Promise<NonNullable<Checkpoint['text']>> {
+  const json = (await readJsonObject(folder, CHECKPOINT_FILES.tokenizer))!;
+  const config = await readJsonObject(folder, CHECKPOINT_FILES.tokenizerConfig, true);
   let tokenizer: PromptTokenizer;
   try {
-    tokenizer = new PromptTokenizer(json);
+    tokenizer = new PromptTokenizer(json, { ...(config ? { config } : {}), contextLength: manifest.zeroShot?.text?.contextLength });
   } catch (e) {
-    throw new CheckpointError(tokenizerFile, `not a usable Hugging Face tokenizer: ${(e as Error).message}`);
+    if (e instanceof TokenizerError) throw new CheckpointError(join(folder.dir, e.file), e.message);
+    throw new CheckpointError(join(folder.dir, CHECKPOINT_FILES.tokenizer), `not a usable Hugging Face tokenizer: ${(e as Error).message}`);
   }
-  return { tower: new Uint8Array(towerBytes.buffer, towerBytes.byteOffset, towerBytes.byteLength), tokenizer };
+  const towerBytes = await readRequired(folder, CHECKPOINT_FILES.text);
+  const { sequenceLength } = validateTextTower(towerBytes, manifest, join(folder.dir, CHECKPOINT_FILES.text), tokenizer.contextLength);
+  const tower = new Uint8Array(towerBytes.buffer, towerBytes.byteOffset, towerBytes.byteLength);
+  return { tower, tokenizer, ...(sequenceLength !== undefined ? { sequenceLength } : {}) };
 }
 
 /**

@@ -114,6 +114,31 @@ export const McSpec = Type.Object(
 );
 export type McSpec = Static<typeof McSpec>;
 
+/** Tensor names of text.onnx (zero-shot): token ids in, text embedding out, unless `zeroShot.text` says otherwise. */
+export const TEXT_INPUT = 'input_ids';
+export const TEXT_OUTPUT = 'text_embedding';
+
+/**
+ * The text tower as exported: its tensor names (Hugging Face and optimum: input_ids and
+ * attention_mask -> text_embeds), and the context length prompts are cut to (CLIP: 77), which
+ * tokenizer_config.json's model_max_length may give instead.
+ */
+export const TextTowerSpec = Type.Object(
+  {
+    inputIds: Type.String({ minLength: 1, default: TEXT_INPUT }),
+    /** The int64 mask input (1 = token, 0 = pad); absent: the tower takes token ids alone. */
+    attentionMask: Type.Optional(Type.String({ minLength: 1 })),
+    embedding: Type.String({ minLength: 1, default: TEXT_OUTPUT }),
+    /** Most tokens of one prompt, special tokens included; a tower with a static length needs it to equal that length. */
+    contextLength: Type.Optional(Type.Integer({ minimum: 2, maximum: 65_536 })),
+  },
+  { additionalProperties: false },
+);
+export type TextTowerSpec = Static<typeof TextTowerSpec>;
+
+/** The placeholder a prompt template must contain; replaced by each label. */
+export const LABEL_PLACEHOLDER = '{label}';
+
 /** Zero-shot models only: how labels become prompts and how embeddings are compared. */
 export const ZeroShotSpec = Type.Object(
   {
@@ -125,6 +150,13 @@ export const ZeroShotSpec = Type.Object(
      * Text embeddings are always L2-normalised.
      */
     imageNormalisation: Type.Union([Type.Literal('after-noise'), Type.Literal('before-noise')], { default: 'after-noise' }),
+    /**
+     * CLIP's learned temperature as trained: logits = exp(logitScale) cos, so tau = 1 / exp(logitScale).
+     * head.tau may then be left out (the loader writes it in); given both, they must agree.
+     */
+    logitScale: Type.Optional(Type.Number({ minimum: -20, maximum: 20 })),
+    /** text.onnx's contract; absent: input_ids -> text_embedding, no attention mask, no context length. */
+    text: Type.Optional(TextTowerSpec),
   },
   { additionalProperties: false },
 );
@@ -168,11 +200,12 @@ export const Manifest = Type.Object(
 );
 export type Manifest = Static<typeof Manifest>;
 
-/** Tensor names of text.onnx (zero-shot): token ids in (pad id 0), text embedding out. */
-export const TEXT_INPUT = 'input_ids';
-export const TEXT_OUTPUT = 'text_embedding';
-
 /** The backbone's tensor names of a checkpoint: `input.names`, or image and prelogits. */
 export function backboneNames(input: InputSpec): BackboneNames {
   return input.names ?? { image: BACKBONE_INPUT, prelogits: BACKBONE_OUTPUT };
+}
+
+/** The text tower's contract of a zero-shot manifest: `zeroShot.text`, or input_ids -> text_embedding. */
+export function textTowerSpec(zeroShot: ZeroShotSpec): TextTowerSpec {
+  return zeroShot.text ?? { inputIds: TEXT_INPUT, embedding: TEXT_OUTPUT };
 }

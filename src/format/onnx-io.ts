@@ -3,7 +3,7 @@
 // manifest implies. Symbolic or unknown sizes pass (ORT checks them at run time).
 import onnxProto from 'onnx-proto';
 import { CheckpointError } from './errors.ts';
-import { backboneNames, TEXT_INPUT, TEXT_OUTPUT, type Manifest } from './manifest.ts';
+import { backboneNames, textTowerSpec, type Manifest } from './manifest.ts';
 
 const { onnx } = onnxProto;
 
@@ -34,8 +34,8 @@ const fmtShape = (dims: Dim[]): string => `[${dims.map((d) => (d === undefined ?
 type Fail = (problem: string) => never;
 type ValueInfo = onnxProto.onnx.IValueInfoProto;
 
-/** Decodes the model and finds the named graph input and output (initialisers are not inputs). */
-function findIo(bytes: Uint8Array, inputName: string, outputName: string, fail: Fail): { input: ValueInfo; output: ValueInfo } {
+/** Decodes the model: its graph inputs (initialisers are not inputs) and outputs. */
+function graphIo(bytes: Uint8Array, fail: Fail): { inputs: ValueInfo[]; outputs: ValueInfo[] } {
   if (bytes.byteLength === 0) fail('empty file, expected an ONNX model');
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -46,13 +46,35 @@ function findIo(bytes: Uint8Array, inputName: string, outputName: string, fail: 
   const graph = model.graph;
   if (!graph || (graph.node ?? []).length === 0) fail('not an ONNX model (no graph with nodes)');
   const initializers = new Set((graph!.initializer ?? []).map((t) => t.name));
-  const inputs = (graph!.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
-  const outputs = graph!.output ?? [];
+  return { inputs: (graph!.input ?? []).filter((i) => !initializers.has(i.name ?? '')), outputs: graph!.output ?? [] };
+}
+
+/** A graph input or output: its name and, where the file declares them, its sizes (number: static, string: symbolic, undefined: unknown). */
+export interface TensorInfo {
+  name: string;
+  dims?: (number | string | undefined)[];
+}
+
+/** The inputs and outputs of an ONNX model (for converters, which read the names an exporter gave). Throws CheckpointError naming `file`. */
+export function describeOnnx(bytes: Uint8Array, file: string): { inputs: TensorInfo[]; outputs: TensorInfo[] } {
+  const { inputs, outputs } = graphIo(bytes, (problem) => {
+    throw new CheckpointError(file, problem);
+  });
+  const info = (vi: ValueInfo): TensorInfo => {
+    const { dims } = shapeOf(vi);
+    return { name: vi.name ?? '', ...(dims ? { dims } : {}) };
+  };
+  return { inputs: inputs.map(info), outputs: outputs.map(info) };
+}
+
+/** Decodes the model and finds the named graph input and output. */
+function findIo(bytes: Uint8Array, inputName: string, outputName: string, fail: Fail): { input: ValueInfo; output: ValueInfo; inputs: ValueInfo[] } {
+  const { inputs, outputs } = graphIo(bytes, fail);
   const input = inputs.find((i) => i.name === inputName);
   if (!input) fail(`no input named "${inputName}" (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
   const output = outputs.find((o) => o.name === outputName);
   if (!output) fail(`no output named "${outputName}" (outputs: ${outputs.map((o) => o.name).join(', ') || 'none'})`);
-  return { input: input!, output: output! };
+  return { input: input!, output: output!, inputs };
 }
 
 function checkElemType(what: string, elemType: number | undefined, want: number, fail: Fail): void {
@@ -102,17 +124,46 @@ export function validateBackbone(bytes: Uint8Array, manifest: Manifest, file: st
   checkEmbeddingOutput(io.output, head.D, fail);
 }
 
-/** text.onnx (zero-shot): "input_ids" int64 [B, L] (pad id 0) -> "text_embedding" float32 [B, D]. */
-export function validateTextTower(bytes: Uint8Array, manifest: Manifest, file: string): void {
+/** What validateTextTower found: the static prompt length of a tower exported with one (open_clip: 77). */
+export interface TextTowerShape {
+  sequenceLength?: number;
+}
+
+/**
+ * text.onnx (zero-shot): the inputs of `zeroShot.text` (input_ids and, when named, attention_mask:
+ * int64 [B, L], nothing else) -> the named embedding float32 [B, D]. L may be static (open_clip
+ * exports 77), and then must be the context length; the batch must be dynamic.
+ */
+export function validateTextTower(bytes: Uint8Array, manifest: Manifest, file: string, contextLength: number | undefined): TextTowerShape {
   const fail: Fail = (problem) => {
     throw new CheckpointError(file, problem);
   };
-  const io = findIo(bytes, TEXT_INPUT, TEXT_OUTPUT, fail);
-  const ids = shapeOf(io.input);
-  checkElemType(`input "${TEXT_INPUT}"`, ids.elemType, onnx.TensorProto.DataType.INT64, fail);
-  if (ids.dims && ids.dims.length !== 2) fail(`input "${TEXT_INPUT}" has shape ${fmtShape(ids.dims)}, expected rank 2 [B, L]`);
-  if (ids.dims?.some((d) => typeof d === 'number')) {
-    fail(`input "${TEXT_INPUT}" has shape ${fmtShape(ids.dims)}; export batch and length as dynamic (dim_param)`);
+  const spec = textTowerSpec(manifest.zeroShot!);
+  const expected = [spec.inputIds, ...(spec.attentionMask !== undefined ? [spec.attentionMask] : [])];
+  const io = findIo(bytes, spec.inputIds, spec.embedding, fail);
+  const found = io.inputs.map((i) => i.name ?? '');
+  const extra = found.filter((name) => !expected.includes(name));
+  const missing = expected.filter((name) => !found.includes(name));
+  if (extra.length > 0 || missing.length > 0) {
+    const hint = extra.length > 0 && spec.attentionMask === undefined && extra.length === 1 ? ` (set zeroShot.text.attentionMask to "${extra[0]}" if it is the attention mask)` : '';
+    fail(`inputs are [${found.join(', ')}]; the manifest's zeroShot.text expects [${expected.join(', ')}]${hint}`);
+  }
+  let sequenceLength: number | undefined;
+  for (const name of expected) {
+    const vi = io.inputs.find((i) => i.name === name)!;
+    const { elemType, dims } = shapeOf(vi);
+    checkElemType(`input "${name}"`, elemType, onnx.TensorProto.DataType.INT64, fail);
+    if (!dims) continue;
+    if (dims.length !== 2) fail(`input "${name}" has shape ${fmtShape(dims)}, expected rank 2 [B, L]`);
+    if (typeof dims[0] === 'number') fail(`input "${name}" has a fixed batch dimension ${dims[0]}; export it with a dynamic batch (dim_param)`);
+    if (typeof dims[1] !== 'number') continue;
+    if (sequenceLength !== undefined && dims[1] !== sequenceLength) fail(`inputs "${expected[0]}" and "${name}" have different static lengths ${sequenceLength} and ${dims[1]}`);
+    sequenceLength = dims[1];
+  }
+  if (sequenceLength !== undefined && sequenceLength !== contextLength) {
+    const known = contextLength === undefined ? 'no context length is given (zeroShot.text.contextLength or tokenizer_config.json model_max_length)' : `the context length is ${contextLength}`;
+    fail(`input "${spec.inputIds}" has the static length ${sequenceLength}, but ${known}; they must be equal`);
   }
   checkEmbeddingOutput(io.output, manifest.head.D, fail);
+  return sequenceLength !== undefined ? { sequenceLength } : {};
 }

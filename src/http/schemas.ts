@@ -122,7 +122,19 @@ const Templates = Type.Array(Type.String(), {
 });
 export const ZeroShotQuery = Type.Object(ClassifyOptionFields, { additionalProperties: false });
 export const ZeroShotJsonBody = Type.Object(
-  { images: Type.Array(Base64Image, { minItems: 1, description: 'One or more images.' }), labels: Labels, templates: Type.Optional(Templates), ...ClassifyOptionFields },
+  {
+    images: Type.Array(Base64Image, { minItems: 1, description: 'One or more images.' }),
+    labels: Type.Optional(Labels),
+    candidate_labels: Type.Optional(Type.Array(Type.String(), { description: "Hugging Face's name for labels (zero-shot pipelines); giving both is a 400 CONFLICTING_FIELDS." })),
+    templates: Type.Optional(Templates),
+    hypothesis_template: Type.Optional(
+      Type.String({
+        description:
+          "Hugging Face's single template, with {} where the label goes (\"This is a photo of {}.\"); the same as templates: [it with {label} for {}]. Without {}: 400 TEMPLATE_WITHOUT_LABEL; with templates: 400 CONFLICTING_FIELDS.",
+      }),
+    ),
+    ...ClassifyOptionFields,
+  },
   { additionalProperties: false },
 );
 export const zeroShotBody = {
@@ -130,7 +142,7 @@ export const zeroShotBody = {
     'application/json': { schema: ZeroShotJsonBody },
     'multipart/form-data': {
       schema: MultipartBody(
-        'One or more file parts, a `labels` field per label (or one `labels` field holding a JSON array of strings), optional `templates` fields alike, plus optional option fields (mode, samples, seed, estimator, deadlineMs, topK).',
+        'One or more file parts, a `labels` (or `candidate_labels`) field per label (or one such field holding a JSON array of strings), optional `templates` fields alike or one `hypothesis_template` field, plus optional option fields (mode, samples, seed, estimator, deadlineMs, topK).',
       ),
     },
   },

@@ -4,7 +4,7 @@
 // src/heads/zero-shot-mc.ts) -> statistics. It owns its tokenizer and its prompt checks.
 import { createSession, type EngineOptions } from '../engine/session.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import type { Manifest, ZeroShotSpec } from '../format/manifest.ts';
+import { textTowerSpec, type Manifest, type ZeroShotSpec } from '../format/manifest.ts';
 import type { PromptTokenizer } from '../format/tokenizer.ts';
 import { zeroShotMean } from '../heads/zero-shot-mean.ts';
 import { ZeroShotMcHead } from '../heads/zero-shot-mc.ts';
@@ -54,7 +54,8 @@ export class ZeroShotPipeline implements ServedModel {
               engine,
             )
           : undefined;
-      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D, limits.textBatchTokens);
+      const feed = { ...textTowerSpec(manifest.zeroShot), ...(text.sequenceLength !== undefined ? { sequenceLength: text.sequenceLength } : {}) };
+      const embedder = new LabelEmbedder(textSession, tokenizer, new EmbeddingCache(limits.textCacheSize), head.D, limits.textBatchTokens, feed);
       return new ZeroShotPipeline(manifest, tokenizer, limits.prompts, image, embedder, () => textSession.release(), mcHead);
     } catch (error) {
       await Promise.all(opened.map((o) => o.release()));

@@ -2,10 +2,8 @@
 // and the filling of templates with labels. The tokenizer itself is the checkpoint's
 // (src/format/tokenizer.ts).
 
+import { LABEL_PLACEHOLDER } from '../format/manifest.ts';
 import type { PromptTokenizer } from '../format/tokenizer.ts';
-
-/** The placeholder a prompt template must contain; replaced by each label. */
-export const LABEL_PLACEHOLDER = '{label}';
 
 /** A request's labels or templates failed a check; code and message say which and why (HTTP 400). */
 export class PromptError extends Error {
@@ -16,6 +14,9 @@ export class PromptError extends Error {
     super(message);
   }
 }
+
+/** A label or template as quoted in a message: its first 40 characters. */
+const clip = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
 
 export interface PromptLimits {
   maxLabels: number;
@@ -31,17 +32,17 @@ export interface PromptLimits {
  * maxLabelLength characters, each with at least one known word (a label of unknown words only
  * would embed as [UNK] and match arbitrarily); no two labels with the same token ids (they would
  * embed identically and split their probability between them); 1..maxTemplates templates, each
- * containing {label} and no longer than maxLabelLength; at most maxPromptTokens prompt tokens
- * in all (promptTokenBound), so the text-tower work is bounded before it starts. Returns warnings
- * for words the tokenizer does not know in labels that pass and in templates: they embed as
- * [UNK], which the caller should hear of.
+ * containing {label} and no longer than maxLabelLength, whose prompts fit the context length
+ * (checkPromptLength); at most maxPromptTokens prompt tokens in all (promptTokenBound), so the
+ * text-tower work is bounded before it starts. Returns warnings for words the tokenizer does not
+ * know in labels that pass and in templates: they embed as [UNK], which the caller should hear
+ * of (none from byte-level tokenizers, which have no unknown words).
  */
 export function checkPrompts(labels: readonly string[], templates: readonly string[], tokenizer: PromptTokenizer, limits: PromptLimits): string[] {
   const warnings: string[] = [];
   const fail = (code: string, message: string): never => {
     throw new PromptError(code, message);
   };
-  const clip = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
   if (labels.length === 0) fail('NO_LABELS', 'labels: give at least one label');
   if (labels.length > limits.maxLabels) fail('TOO_MANY_LABELS', `labels: ${labels.length} labels, at most ${limits.maxLabels} allowed (MAX_ZERO_SHOT_LABELS)`);
   const seen = new Set<string>();
@@ -49,15 +50,16 @@ export function checkPrompts(labels: readonly string[], templates: readonly stri
   // normalises away (case, for the demo's lowercasing one; or unknown words, all [UNK]).
   const byIds = new Map<string, string>();
   let labelTokens = 0;
+  let longestLabel = { label: '', tokens: 0 };
   for (const label of labels) {
     if (seen.has(label)) fail('DUPLICATE_LABEL', `labels: duplicate label "${clip(label)}"`);
     seen.add(label);
     if (label.length > limits.maxLabelLength) {
       fail('LABEL_TOO_LONG', `labels: "${clip(label)}" is ${label.length} characters, at most ${limits.maxLabelLength} allowed (MAX_LABEL_LENGTH)`);
     }
-    const { ids, unknownWords } = tokenizer.encode(label);
+    const { ids, unknownWords, allUnknown } = tokenizer.encode(label);
     if (ids.length === 0) fail('EMPTY_LABEL', `labels: "${clip(label)}" contains no words`);
-    if (unknownWords.length === ids.length) {
+    if (allUnknown) {
       fail('UNKNOWN_WORDS', `labels: "${clip(label)}" has only words the text tower does not know: ${unknownWords.join(', ')}`);
     }
     const key = ids.join(' ');
@@ -68,6 +70,7 @@ export function checkPrompts(labels: readonly string[], templates: readonly stri
     }
     byIds.set(key, label);
     labelTokens += ids.length;
+    if (ids.length > longestLabel.tokens) longestLabel = { label, tokens: ids.length };
     if (unknownWords.length > 0) warnings.push(`label "${clip(label)}": words the text tower does not know: ${unknownWords.join(', ')}`);
   }
   if (templates.length === 0) fail('NO_TEMPLATES', 'templates: give at least one template or leave the field out');
@@ -83,6 +86,7 @@ export function checkPrompts(labels: readonly string[], templates: readonly stri
     const { ids, unknownWords } = tokenizer.encode(pieces.join(' '));
     templateTokens += ids.length;
     placeholders += pieces.length - 1;
+    checkPromptLength(template, ids.length + (pieces.length - 1) * longestLabel.tokens, longestLabel.label, tokenizer);
     if (unknownWords.length > 0) warnings.push(`template "${clip(template)}": words the text tower does not know: ${unknownWords.join(', ')}`);
   }
   const tokens = promptTokenBound(labels.length, labelTokens, templateTokens, placeholders);
@@ -93,6 +97,22 @@ export function checkPrompts(labels: readonly string[], templates: readonly stri
     );
   }
   return warnings;
+}
+
+/**
+ * Refuses a template whose prompt with the longest label would not fit the text tower's context
+ * length with the tokenizer's special tokens (CLIP: 77 with <|startoftext|> and <|endoftext|>):
+ * prompts are refused, not truncated (a cut prompt would be compared as a different text). The
+ * count is per template and label, as promptTokenBound's.
+ */
+function checkPromptLength(template: string, contentTokens: number, label: string, tokenizer: PromptTokenizer): void {
+  const { contextLength, contextLengthSource, specialTokens } = tokenizer;
+  if (contextLength === undefined || contentTokens + specialTokens <= contextLength) return;
+  throw new PromptError(
+    'PROMPT_TOO_LONG',
+    `templates: "${clip(template)}" with the label "${clip(label)}" is ${contentTokens + specialTokens} tokens${specialTokens > 0 ? ` (${specialTokens} of them special)` : ''}, ` +
+      `longer than the text tower's context length of ${contextLength} (${contextLengthSource}); use a shorter template or label`,
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 // Loading zero-shot checkpoints: a valid one loads with its text tower and tokenizer; each broken
-// piece is refused naming the file and the problem.
+// piece is refused naming the file and the problem. CLIP exports: the tower contracts of
+// zeroShot.text, the context length, and tau from logitScale.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { generateCheckpoint, type GenerateOptions } from '../../src/synthetic/ra
 import { loadCheckpoint } from '../../src/format/checkpoint.ts';
 import { CheckpointError } from '../../src/format/errors.ts';
 import { editManifest } from '../helpers/manifest.ts';
+import { writeClipCheckpoint, type ClipVariant } from '../convert/clip-fixture.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'hetxl-zs-ckpt-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -45,7 +47,7 @@ test('a valid zero-shot checkpoint loads: no labels, noise tensors without loc_l
   ]);
   assert.ok(c.text && c.text.tower.byteLength > 0);
   // The WordLevel vocabulary as written: [PAD] 0, [UNK] 1, then the words in order.
-  assert.deepEqual(c.text.tokenizer.encode('A red hexagon'), { ids: [2, 3, 1], unknownWords: ['hexagon'] });
+  assert.deepEqual(c.text.tokenizer.encode('A red hexagon'), { ids: [2, 3, 1], unknownWords: ['hexagon'], allUnknown: false });
   assert.deepEqual(c.manifest.zeroShot, { templates: ['a {label}'], imageNormalisation: 'after-noise' });
 });
 
@@ -100,4 +102,38 @@ test('refuses a zero-shot head that carries a loc_layer (its classes come from t
   const withLoc = await generateCheckpoint({ modelsDir: root, name: `cls-${count++}`, head: { type: 'het-xl', D: 4, K: 3, R: 2 }, input: { height: 4, width: 4, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] } });
   await copyFile(join(withLoc.dir, 'head.safetensors'), join(dir, 'head.safetensors'));
   await refuses(dir, 'head.safetensors', /unexpected tensor loc_layer\/kernel/);
+});
+
+// CLIP exports (test/fixtures/clip/): the tower contracts of zeroShot.text, the context length and logitScale.
+let clipCount = 0;
+const clip = (variant: ClipVariant, manifest: Record<string, unknown> = {}) => writeClipCheckpoint(root, `clip-${clipCount++}`, variant, manifest);
+
+test('a Hugging Face CLIP export loads: tau from logitScale, the tokenizer with tokenizer_config.json, a dynamic length', async () => {
+  const c = await loadCheckpoint(await clip('hf'));
+  assert.ok(Math.abs(c.manifest.head.tau - 1 / 100) < 1e-12);
+  assert.equal(c.text!.tokenizer.contextLength, 77);
+  assert.equal(c.text!.sequenceLength, undefined);
+  const open = await loadCheckpoint(await clip('open_clip'));
+  assert.equal(open.text!.sequenceLength, 77);
+  assert.equal(open.text!.tokenizer.padId, 0);
+});
+
+test('refuses CLIP towers whose inputs, output or static length disagree with the manifest, saying what it found', async () => {
+  const hf = (text: Record<string, unknown>) => ({ zeroShot: { templates: ['a {label}'], logitScale: 4.6, text } });
+  await refuses(await clip('hf', hf({ inputIds: 'input_ids', embedding: 'text_embeds' })), 'text.onnx',
+    /inputs are \[input_ids, attention_mask\]; the manifest's zeroShot.text expects \[input_ids\] \(set zeroShot.text.attentionMask to "attention_mask"/);
+  await refuses(await clip('hf', hf({ inputIds: 'input_ids', attentionMask: 'attention_mask', embedding: 'pooler_output' })), 'text.onnx',
+    /no output named "pooler_output" \(outputs: text_embeds, last_hidden_state\)/);
+  await refuses(await clip('open_clip', hf({ inputIds: 'text', embedding: 'text_features' })), 'text.onnx',
+    /input "text" has the static length 77, but no context length is given \(zeroShot.text.contextLength or tokenizer_config.json model_max_length\)/);
+  await refuses(await clip('open_clip', hf({ inputIds: 'text', embedding: 'text_features', contextLength: 64 })), 'text.onnx', /static length 77, but the context length is 64/);
+  await refuses(await clip('hf', hf({ inputIds: 'input_ids', attentionMask: 'attention_mask', embedding: 'text_embeds', contextLength: 64 })), 'manifest.json',
+    /zeroShot.text.contextLength 64 disagrees with tokenizer_config.json's model_max_length 77/);
+});
+
+test('refuses a head.tau that disagrees with zeroShot.logitScale', async () => {
+  const dir = await clip('hf', { head: { type: 'det', D: 16, K: 1, tau: 0.07 } });
+  await refuses(dir, 'manifest.json', /head.tau 0.07 disagrees with zeroShot.logitScale 4.60517\d*: 1 \/ exp\(logitScale\) = 0.01 \(leave head.tau out/);
+  const agrees = await loadCheckpoint(await clip('hf', { head: { type: 'det', D: 16, K: 1, tau: 0.01 } }));
+  assert.equal(agrees.manifest.head.tau, 0.01);
 });

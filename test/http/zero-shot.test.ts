@@ -1,6 +1,7 @@
 // POST /v1/models/{name}/zero-shot end to end with `inject`, over a generated zero-shot checkpoint
 // (random image and text towers, HET-XL noise on the image embedding): results, options, the
-// text-embedding cache, and every kind of bad labels or templates getting a 400.
+// text-embedding cache, Hugging Face's field names, and every kind of bad labels or templates
+// getting a 400.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -97,6 +98,18 @@ describe('zero-shot results', () => {
     assert.ok(LABELS.some((l) => Math.abs(a.get(l)! - b.get(l)!) > 1e-4));
   });
 
+  test("Hugging Face's names: candidate_labels and hypothesis_template ({} for the label) give the labels / templates answer", async () => {
+    const ours = (await post({ images: [b64(png)], labels: LABELS, templates: ['a photo of a {label}'], mode: 'mean', topK: 4 })).json();
+    const res = await post({ images: [b64(png)], candidate_labels: LABELS, hypothesis_template: 'a photo of a {}', mode: 'mean', topK: 4 });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json().templates, ['a photo of a {label}']);
+    assert.deepEqual(res.json().predictions, ours.predictions);
+    const form = await multipart([{ data: png }], { candidate_labels: JSON.stringify(LABELS), hypothesis_template: 'a photo of a {}', mode: 'mean', topK: '4' });
+    const viaMultipart = await app.inject({ method: 'POST', url, ...form });
+    assert.equal(viaMultipart.statusCode, 200, viaMultipart.body);
+    assert.deepEqual(viaMultipart.json().predictions, ours.predictions);
+  });
+
   test('MC (the default mode): seeded, with std, stdError and MC statistics; another seed gives other numbers', async () => {
     const request = { images: [b64(png)], labels: LABELS, samples: 40, seed: 9, topK: 4 };
     const first = (await post(request)).json();
@@ -164,7 +177,11 @@ describe('zero-shot bad input: a 400 naming the problem, and the server keeps se
   // The PNG exists only once `before` has run: cases name it and the test puts it in.
   const image = () => ['PNG'];
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
-    ['no labels field', { images: image() }, 'INVALID_REQUEST', /required property 'labels'/],
+    ['no labels field', { images: image() }, 'NO_LABELS', /labels: give at least one label/],
+    ['labels and candidate_labels', { images: image(), labels: ['red circle'], candidate_labels: ['blue square'] }, 'CONFLICTING_FIELDS', /'candidate_labels' is Hugging Face's name for 'labels'; give one of them/],
+    ['templates and hypothesis_template', { images: image(), labels: ['red circle'], templates: ['a {label}'], hypothesis_template: 'a {}' }, 'CONFLICTING_FIELDS', /'hypothesis_template' is Hugging Face's name for 'templates'/],
+    ['hypothesis_template without {}', { images: image(), labels: ['red circle'], hypothesis_template: 'a {label}' }, 'TEMPLATE_WITHOUT_LABEL', /'hypothesis_template' "a \{label\}" does not contain \{\}/],
+    ['hypothesis_template not a string', { images: image(), labels: ['red circle'], hypothesis_template: ['a {}', 'the {}'] }, 'INVALID_REQUEST', /hypothesis_template/],
     ['empty labels', { images: image(), labels: [] }, 'NO_LABELS', /at least one label/],
     ['duplicate labels', { images: image(), labels: ['red circle', 'red circle'] }, 'DUPLICATE_LABEL', /duplicate label "red circle"/],
     ['over-long label', { images: image(), labels: ['red circle '.repeat(4)] }, 'LABEL_TOO_LONG', /at most 30/],

@@ -8,8 +8,8 @@ const limits = { maxLabels: 3, maxLabelLength: 20, maxTemplates: 2, maxPromptTok
 const templates = ['a photo of a {label}'];
 
 test('WordLevel tokenizer.json: lowercased, whitespace-split, unknown words reported', () => {
-  assert.deepEqual(tokenizer.encode('A Red circle'), { ids: [2, 5, 6], unknownWords: [] });
-  assert.deepEqual(tokenizer.encode('red hexagon'), { ids: [5, 1], unknownWords: ['hexagon'] });
+  assert.deepEqual(tokenizer.encode('A Red circle'), { ids: [2, 5, 6], unknownWords: [], allUnknown: false });
+  assert.deepEqual(tokenizer.encode('red hexagon'), { ids: [5, 1], unknownWords: ['hexagon'], allUnknown: false });
   assert.deepEqual(tokenizer.encode('   ').ids, []);
 });
 
