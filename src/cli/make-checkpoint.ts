@@ -4,7 +4,7 @@
 // tests, not for predictions. Defaults are the paper's JFT setting (K = 29,593, D = 1024, R = 50).
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateCheckpoint, type GenerateOptions } from '../synthetic/random-checkpoint.ts';
+import { generateCheckpoint, WEIGHT_PROFILES, type GenerateOptions, type WeightProfile } from '../synthetic/random-checkpoint.ts';
 import { loadCheckpoint } from '../format/checkpoint.ts';
 import type { Covariance, HeadType } from '../format/manifest.ts';
 
@@ -22,6 +22,9 @@ Keep <models dir> outside the git tree (the JFT-size head is ~121 MB).
   --factors <R>          low-rank factors (default 50; ignored for det)
   --tau <t>              softmax temperature (default 1)
   --seed <n>             weight seed (default 0)
+  --profile <p>          random | trained-looking (default random): trained-looking gives the loc
+                         layer clustered classes and log-prior biases, so that predictives over
+                         src/synthetic/trained-looking.ts's inputs span peaked to flat (benchmarks)
   --image <H>x<W>x<C>    backbone input, C = 1 or 3 (default 28x28x1)
   --default-samples <S>  manifest mc.defaultSamples (default 1000)
   --max-samples <S>      manifest mc.maxSamples (default 10000)
@@ -65,6 +68,7 @@ export function parseMakeCheckpointArgs(args: string[]): GenerateOptions | 'help
         factors: { type: 'string' },
         tau: { type: 'string' },
         seed: { type: 'string' },
+        profile: { type: 'string' },
         image: { type: 'string' },
         'default-samples': { type: 'string' },
         'max-samples': { type: 'string' },
@@ -85,10 +89,12 @@ export function parseMakeCheckpointArgs(args: string[]): GenerateOptions | 'help
   if (!(tau > 0) || !Number.isFinite(tau)) throw new UsageError(`--tau must be a positive number, got '${parsed.tau}'`);
   const seed = parsed.seed === undefined ? 0 : Number(parsed.seed);
   if (!/^\d+$/.test(parsed.seed ?? '0') || !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be a non-negative integer, got '${parsed.seed}'`);
+  const profile = oneOf<WeightProfile>(parsed.profile, 'profile', WEIGHT_PROFILES, 'random');
   const defaultSamples = positiveInteger(parsed['default-samples'], 'default-samples', 1000);
   const maxSamples = positiveInteger(parsed['max-samples'], 'max-samples', 10000);
   if (defaultSamples > maxSamples) throw new UsageError(`--default-samples (${defaultSamples}) exceeds --max-samples (${maxSamples})`);
-  const name = parsed.name ?? (type === 'det' ? `det-k${K}-d${D}` : `${type}-k${K}-d${D}-r${R}`);
+  const suffix = profile === 'random' ? '' : `-${profile}`;
+  const name = parsed.name ?? (type === 'det' ? `det-k${K}-d${D}${suffix}` : `${type}-k${K}-d${D}-r${R}${suffix}`);
   const input = imageShape(parsed.image);
   const channels = input.channels;
   return {
@@ -98,6 +104,7 @@ export function parseMakeCheckpointArgs(args: string[]): GenerateOptions | 'help
     head: { type, covariance, D, K, R, tau },
     input: { ...input, mean: Array.from({ length: channels }, () => 0.5), std: Array.from({ length: channels }, () => 0.25) },
     mc: { defaultSamples, maxSamples },
+    ...(profile === 'random' ? {} : { profile }),
     provenance: { command: `npm run make-checkpoint -- ${args.join(' ')}` },
   };
 }

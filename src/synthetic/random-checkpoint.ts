@@ -22,6 +22,7 @@ import {
 import { temperatureTau, type TemperatureParameter } from '../format/temperature.ts';
 import { buildTextTower } from '../training/common/text-tower.ts';
 import { wordLevelTokenizerJson } from '../format/tokenizer.ts';
+import { NOISE_SCALE, trainedLookingBias, trainedLookingKernel } from './trained-looking.ts';
 
 const GENERATOR_ID = 'hetxl-serve/src/synthetic/random-checkpoint.ts';
 
@@ -55,11 +56,20 @@ export interface GenerateOptions {
   /** Merged over { generator, seed }. */
   provenance?: Record<string, unknown>;
   /**
+   * 'random' (default): i.i.d. weights, near-flat predictives at large K. 'trained-looking': the
+   * loc layer of src/synthetic/trained-looking.ts (clustered classes, log-prior biases), whose
+   * predictives over trainedLookingInputs span peaked to flat (a benchmark head, still untrained).
+   */
+  profile?: WeightProfile;
+  /**
    * Makes a zero-shot checkpoint: no labels.txt or loc_layer, a random text tower over this
    * vocabulary (tokenizer.json: WordLevel) with token width `textWidth` (default 8).
    */
   zeroShot?: { vocabulary: string[]; templates?: string[]; imageNormalisation?: ZeroShotSpec['imageNormalisation']; textWidth?: number };
 }
+
+export const WEIGHT_PROFILES = ['random', 'trained-looking'] as const;
+export type WeightProfile = (typeof WEIGHT_PROFILES)[number];
 
 export interface GeneratedCheckpoint {
   dir: string;
@@ -175,7 +185,9 @@ function buildManifest(options: GenerateOptions): Manifest {
     name: options.name,
     description:
       options.description ??
-      `Untrained ${h.type} checkpoint with seeded random weights (seed ${seed}); its predictions mean nothing.`,
+      (options.profile === 'trained-looking'
+        ? `Untrained ${h.type} benchmark checkpoint with a trained-looking loc layer (clustered classes, log-prior biases; seed ${seed}); its predictions mean nothing.`
+        : `Untrained ${h.type} checkpoint with seeded random weights (seed ${seed}); its predictions mean nothing.`),
     task: options.zeroShot ? 'zero-shot' : 'classification',
     untrained: true,
     head,
@@ -193,7 +205,7 @@ function buildManifest(options: GenerateOptions): Manifest {
     ...(options.zeroShot
       ? { zeroShot: { templates: options.zeroShot.templates ?? ['{label}'], imageNormalisation: options.zeroShot.imageNormalisation ?? 'after-noise' } }
       : {}),
-    provenance: { generator: GENERATOR_ID, seed, ...(options.provenance ?? {}) },
+    provenance: { generator: GENERATOR_ID, seed, ...(options.profile ? { profile: options.profile } : {}), ...(options.provenance ?? {}) },
   };
   if (!Value.Check(Manifest, manifest)) {
     const errors = [...Value.Errors(Manifest, manifest)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
@@ -224,11 +236,14 @@ export async function generateCheckpoint(options: GenerateOptions): Promise<Gene
   await mkdir(dir, { recursive: true });
 
   const R = head.R ?? 1;
-  const noiseStd = head.type === 'het' ? 1.0 : 0.3;
+  const trainedLooking = options.profile === 'trained-looking';
+  const noiseStd = head.type === 'het' ? 1.0 : trainedLooking ? NOISE_SCALE : 0.3;
   const specs: TensorSpec[] = headParamShapes(head)
     .filter((p) => !(zeroShot && p.name.startsWith('loc_layer/')))
     .map((p) => ({ name: p.name, dims: p.dims }));
   await writeSafetensorsFile(join(dir, 'head.safetensors'), specs, (spec) => {
+    if (trainedLooking && spec.name === 'loc_layer/kernel') return trainedLookingKernel(seed, head.D, head.K);
+    if (trainedLooking && spec.name === 'loc_layer/bias') return [trainedLookingBias(seed, head.K)];
     const { mean, std } = weightDistribution(spec.name, head.D, R, noiseStd);
     return gaussianChunks(seed, spec.name, spec.dims.reduce((a, b) => a * b, 1), mean, std);
   });
