@@ -1,15 +1,19 @@
 // npm run convert -- edward2 --params <file.npz> --head-config <file.json> --backbone <file.onnx>
 //   --labels <labels.txt> --input <file.json> --out <models dir> --name <name> [--prefix <subtree>]
-// Turns an edward2 head's Flax parameters (src/convert/edward2.ts) into a checkpoint folder that
+// npm run convert -- clip --image-onnx <file> --text-onnx <file> --tokenizer <dir> --input <file.json>
+//   --logit-scale <number> [--noise-head <file> --noise-config <file.json>] --out <models dir> --name <name>
+// Turns an edward2 head's Flax parameters (src/convert/edward2.ts), or a CLIP-style dual encoder
+// exported to ONNX (src/convert/clip.ts), into a checkpoint folder that
 // `MODELS_DIR=<models dir> npm start` serves, and prints what it wrote. Guide: docs/conversion.md.
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { convertClip, type ClipConversion, type ClipOptions } from '../convert/clip.ts';
 import { convertEdward2, type Edward2Conversion, type Edward2Options } from '../convert/edward2.ts';
 import { IGNORED } from '../convert/edward2-config.ts';
 import { ConvertError } from '../convert/errors.ts';
 import { CheckpointError } from '../format/errors.ts';
 
-const USAGE = `usage: npm run convert -- edward2 --params <file.npz> --head-config <file.json> --backbone <file.onnx>
+const EDWARD2_USAGE = `usage: npm run convert -- edward2 --params <file.npz> --head-config <file.json> --backbone <file.onnx>
          --labels <labels.txt> --input <file.json> --out <models dir> --name <name> [--prefix <subtree>]
 
 Converts an edward2 MCSoftmaxDenseFA / MCSigmoidDenseFA head (JAX) into <models dir>/<name>/
@@ -27,50 +31,140 @@ Converts an edward2 MCSoftmaxDenseFA / MCSigmoidDenseFA head (JAX) into <models 
   --prefix <subtree>        the head's subtree (default: the one subtree holding loc_layer/kernel)
   --help`;
 
-const CONVERTERS = ['edward2'] as const;
+const CLIP_USAGE = `usage: npm run convert -- clip --image-onnx <file.onnx> --text-onnx <file.onnx> --tokenizer <dir>
+         --input <file.json> --logit-scale <number> [--noise-head <file.safetensors> --noise-config <file.json>]
+         --out <models dir> --name <name>
+
+Converts a CLIP-style dual encoder exported to ONNX (Hugging Face transformers / optimum, open_clip)
+into a zero-shot checkpoint <models dir>/<name>/{manifest.json, backbone.onnx, head.safetensors,
+text.onnx, tokenizer.json[, tokenizer_config.json]}. docs/conversion.md is the guide.
+
+  --image-onnx <file>       the image tower: pixel_values -> image_embeds [B, E] (other outputs ignored)
+  --text-onnx <file>        the text tower: input_ids [+ attention_mask] -> text_embeds [B, E]
+  --tokenizer <dir>         holds tokenizer.json and, optionally, tokenizer_config.json (model_max_length, pad_token)
+  --input <file.json>       the manifest's input object (size, layout, resize, kernel, scale, mean, std)
+  --logit-scale <number>    the learned logit_scale (logits = exp(logit_scale) cos; tau = 1 / exp(logit_scale))
+  --noise-head <file>       HET-XL noise on the image embedding: scale_layer_heteroscedastic/*, scale_layer_homoscedastic/*, diag_layer/*
+  --noise-config <file>     {"R", "minScale", "imageNormalisation", "defaultSamples", "maxSamples"} of that noise
+  --templates <file.json>   default prompt templates with {label} (default: ["a photo of a {label}."])
+  --image-input, --image-output, --text-input, --text-mask, --text-output <name>
+                            tensor names, when they are not the export names above
+  --context-length <n>      the longest prompt in tokens, when tokenizer_config.json and the tower do not say
+  --out <models dir>        parent folder of the checkpoint
+  --name <name>             folder and model name
+  --help`;
+
+const USAGE = `${EDWARD2_USAGE}\n\n${CLIP_USAGE}`;
+
+const COMMON = { input: { type: 'string' }, out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean' } } as const;
+const OPTIONS = {
+  edward2: { ...COMMON, params: { type: 'string' }, 'head-config': { type: 'string' }, backbone: { type: 'string' }, labels: { type: 'string' }, prefix: { type: 'string' } },
+  clip: {
+    ...COMMON,
+    'image-onnx': { type: 'string' },
+    'text-onnx': { type: 'string' },
+    tokenizer: { type: 'string' },
+    'logit-scale': { type: 'string' },
+    'noise-head': { type: 'string' },
+    'noise-config': { type: 'string' },
+    templates: { type: 'string' },
+    'image-input': { type: 'string' },
+    'image-output': { type: 'string' },
+    'text-input': { type: 'string' },
+    'text-mask': { type: 'string' },
+    'text-output': { type: 'string' },
+    'context-length': { type: 'string' },
+  },
+} as const;
+const REQUIRED = {
+  edward2: ['params', 'head-config', 'backbone', 'labels', 'input', 'out', 'name'],
+  clip: ['image-onnx', 'text-onnx', 'tokenizer', 'input', 'logit-scale', 'out', 'name'],
+} as const;
+type Converter = keyof typeof OPTIONS;
+const CONVERTERS = Object.keys(OPTIONS) as Converter[];
 
 export class UsageError extends Error {}
 
-export function parseConvertArgs(args: string[]): Edward2Options | 'help' {
-  let parsed;
+export type ConvertCommand = { converter: 'edward2'; options: Edward2Options } | { converter: 'clip'; options: ClipOptions };
+
+/** The converter is the first argument; its flags follow. */
+export function parseConvertArgs(args: string[]): ConvertCommand | 'help' {
+  if (args.length === 0 || args[0] === '--help') return 'help';
+  const converter = args[0] as Converter;
+  if (!CONVERTERS.includes(converter)) {
+    throw new UsageError(`the first argument names the source format: ${CONVERTERS.join(', ')} (got ${args[0].startsWith('-') ? 'none' : `'${args[0]}'`})`);
+  }
+  let values: Record<string, string | boolean | undefined>;
   try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        params: { type: 'string' },
-        'head-config': { type: 'string' },
-        backbone: { type: 'string' },
-        labels: { type: 'string' },
-        input: { type: 'string' },
-        out: { type: 'string' },
-        name: { type: 'string' },
-        prefix: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    });
+    const options: ParseArgsConfig['options'] = OPTIONS[converter];
+    values = parseArgs({ args: args.slice(1), strict: true, allowPositionals: false, options }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length !== 1 || !(CONVERTERS as readonly string[]).includes(positionals[0])) {
-    throw new UsageError(`the first argument names the source format: ${CONVERTERS.join(', ')} (got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'none'})`);
-  }
-  const required = ['params', 'head-config', 'backbone', 'labels', 'input', 'out', 'name'] as const;
-  const missing = required.filter((flag) => values[flag] === undefined || values[flag] === '');
+  const missing = REQUIRED[converter].filter((flag) => values[flag] === undefined || values[flag] === '');
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((f) => `--${f}`).join(', ')}`);
+  const text = (flag: string) => values[flag] as string | undefined;
+  return converter === 'clip' ? { converter, options: clipOptions(text) } : { converter, options: edward2Options(text) };
+}
+
+function clipOptions(text: (flag: string) => string | undefined): ClipOptions {
+  const logitScale = Number(text('logit-scale'));
+  if (!Number.isFinite(logitScale)) throw new UsageError(`--logit-scale must be a number, got '${text('logit-scale')}'`);
+  const length = text('context-length');
+  if (length !== undefined && !/^\d+$/.test(length)) throw new UsageError(`--context-length must be a positive integer, got '${length}'`);
+  const names = Object.fromEntries(
+    (['image-input', 'image-output', 'text-input', 'text-mask', 'text-output'] as const)
+      .filter((flag) => text(flag) !== undefined)
+      .map((flag) => [flag.replace(/-(\w)/, (_, c: string) => c.toUpperCase()), text(flag)!]),
+  );
+  const optional = (flag: string, key: keyof ClipOptions) => (text(flag) !== undefined ? { [key]: text(flag) } : {});
   return {
-    params: values.params!,
-    headConfig: values['head-config']!,
-    backbone: values.backbone!,
-    labels: values.labels!,
-    input: values.input!,
-    out: values.out!,
-    name: values.name!,
-    ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+    imageOnnx: text('image-onnx')!,
+    textOnnx: text('text-onnx')!,
+    tokenizer: text('tokenizer')!,
+    input: text('input')!,
+    logitScale,
+    out: text('out')!,
+    name: text('name')!,
+    ...optional('noise-head', 'noiseHead'),
+    ...optional('noise-config', 'noiseConfig'),
+    ...optional('templates', 'templates'),
+    ...(length !== undefined ? { contextLength: Number(length) } : {}),
+    ...(Object.keys(names).length > 0 ? { names } : {}),
   };
+}
+
+function edward2Options(text: (flag: string) => string | undefined): Edward2Options {
+  const prefix = text('prefix');
+  return {
+    params: text('params')!,
+    headConfig: text('head-config')!,
+    backbone: text('backbone')!,
+    labels: text('labels')!,
+    input: text('input')!,
+    out: text('out')!,
+    name: text('name')!,
+    ...(prefix !== undefined ? { prefix } : {}),
+  };
+}
+
+/** What a clip conversion wrote, for people: the towers' contract and where each part came from. */
+export function describeClipConversion(c: ClipConversion): string {
+  const { head, zeroShot } = c.manifest;
+  const mask = c.text.attentionMask !== undefined ? ` + ${c.text.attentionMask}` : '';
+  return [
+    `wrote ${c.dir} (${c.files.join(', ')})`,
+    `  image tower: ${c.image.input} -> ${c.image.output} [B, ${head.D}]`,
+    `  text tower: ${c.text.inputIds}${mask} -> ${c.text.embedding} [B, ${head.D}]`,
+    `  tensor names: ${c.namesFrom.length > 0 ? `from ${c.namesFrom.join(', ')}, the others the export names` : 'the export names'}`,
+    `  context length: ${c.contextLength.value ?? 'none'} (${c.contextLength.from})`,
+    `  tau = 1 / exp(${zeroShot!.logitScale}) = ${head.tau}`,
+    head.type === 'het-xl'
+      ? `  head: het-xl, HET-XL noise on the image embedding, R = ${head.R}, minScale = ${head.minScale}, imageNormalisation ${zeroShot!.imageNormalisation}`
+      : '  head: det (no noise head: mean mode only)',
+    `  templates: ${JSON.stringify(zeroShot!.templates)}`,
+  ].join('\n');
 }
 
 /** What was written, for people: the head as served, and where each value came from. */
@@ -104,9 +198,9 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const conversion = await convertEdward2(options);
-    console.log(describeConversion(conversion));
-    console.log(`serve it with: MODELS_DIR=${options.out} npm start`);
+    if (options.converter === 'clip') console.log(describeClipConversion(await convertClip(options.options)));
+    else console.log(describeConversion(await convertEdward2(options.options)));
+    console.log(`serve it with: MODELS_DIR=${options.options.out} npm start`);
   } catch (error) {
     if (!(error instanceof ConvertError || error instanceof CheckpointError)) throw error;
     console.error(`convert: ${error.message}`);

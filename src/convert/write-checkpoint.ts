@@ -19,9 +19,11 @@ export interface CheckpointParts {
   /** The backbone's source file, for messages. */
   backboneFile: string;
   tensors: { name: string; dims: number[]; data: Float32Array }[];
-  /** labels.txt as read, and its source file for messages. */
-  labelsText: string;
-  labelsFile: string;
+  /** labels.txt as read, and its source file for messages (classification). */
+  labelsText?: string;
+  labelsFile?: string;
+  /** Further files of the folder, written as they are (a zero-shot model's text.onnx and tokenizer files). */
+  files?: { name: string; bytes: Uint8Array }[];
 }
 
 export interface WrittenCheckpoint {
@@ -44,7 +46,7 @@ export async function writeCheckpoint(parts: CheckpointParts): Promise<WrittenCh
   if (await exists(dir)) throw new ConvertError(`${dir} already exists; remove it or choose another --name`);
   // The checks the loader makes, before anything is written, so that a refusal leaves no folder.
   const manifest = validateManifest(parts.manifest, `${parts.name}/${CHECKPOINT_FILES.manifest}`, parts.name);
-  const labels = parseLabels(parts.labelsText, manifest.head.K, parts.labelsFile);
+  const labels = parts.labelsText === undefined ? undefined : parseLabels(parts.labelsText, manifest.head.K, parts.labelsFile ?? CHECKPOINT_FILES.labels);
   validateBackbone(parts.backbone, manifest, parts.backboneFile);
 
   await mkdir(modelsDir, { recursive: true });
@@ -55,7 +57,8 @@ export async function writeCheckpoint(parts: CheckpointParts): Promise<WrittenCh
     const data = new Map(parts.tensors.map((t) => [t.name, t.data]));
     await writeSafetensorsFile(join(staged, CHECKPOINT_FILES.head), parts.tensors, (t) => [data.get(t.name)!]);
     await writeFile(join(staged, CHECKPOINT_FILES.backbone), parts.backbone);
-    await writeFile(join(staged, CHECKPOINT_FILES.labels), labels.join('\n') + '\n');
+    if (labels) await writeFile(join(staged, CHECKPOINT_FILES.labels), labels.join('\n') + '\n');
+    for (const file of parts.files ?? []) await writeFile(join(staged, file.name), file.bytes);
     await writeFile(join(staged, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
     await loadCheckpoint(staged);
     if (await exists(dir)) throw new ConvertError(`${dir} appeared while converting; nothing was written there`);
@@ -63,5 +66,6 @@ export async function writeCheckpoint(parts: CheckpointParts): Promise<WrittenCh
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  return { dir, manifest, files: [CHECKPOINT_FILES.manifest, CHECKPOINT_FILES.backbone, CHECKPOINT_FILES.head, CHECKPOINT_FILES.labels] };
+  const written = [CHECKPOINT_FILES.manifest, CHECKPOINT_FILES.backbone, CHECKPOINT_FILES.head, ...(labels ? [CHECKPOINT_FILES.labels] : []), ...(parts.files ?? []).map((f) => f.name)];
+  return { dir, manifest, files: written };
 }

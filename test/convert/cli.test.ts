@@ -65,5 +65,5 @@ test('usage errors exit 2 with the usage', async () => {
   assert.match(missing.stderr, /usage: npm run convert -- edward2/);
   const unknown = await convert(exampleArgs(scratch).map((a) => (a === 'edward2' ? 'pytorch' : a)));
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /the first argument names the source format: edward2 \(got 'pytorch'\)/);
+  assert.match(unknown.stderr, /the first argument names the source format: edward2, clip \(got 'pytorch'\)/);
 });
