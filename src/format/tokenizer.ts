@@ -86,10 +86,10 @@ function isByteLevel(preTokenizer: unknown): boolean {
 
 export class PromptTokenizer {
   private readonly tokenizer: Tokenizer;
-  /** The id an unknown piece becomes (the model's unk_token); undefined where none is defined. */
+  /** The id an unknown piece becomes (the model's unk_token); undefined where none is defined (never for WordLevel). */
   private readonly unkId: number | undefined;
   private readonly unkToken: string | undefined;
-  /** False for byte-level BPE (every byte is a token): no word can be unknown, none is reported. */
+  /** False for byte-level BPE (every byte is a token: no word can be unknown) and models without an unknown token: none is reported. */
   readonly reportsUnknownWords: boolean;
   /** Tokens the post-processor adds to one text (CLIP: 2, the demo's WordLevel: 0). */
   readonly specialTokens: number;
@@ -104,14 +104,16 @@ export class PromptTokenizer {
     const config = options.config ?? {};
     this.tokenizer = new Tokenizer(json, config);
     const model = (json.model ?? {}) as Json;
-    this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : tokenContent(config.unk_token);
+    // WordLevel, WordPiece and BPE name their unknown token, Unigram (SentencePiece) gives its id.
+    this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : typeof model.unk_id === 'number' ? this.tokenizer.id_to_token(model.unk_id) : tokenContent(config.unk_token);
     this.unkId = this.unkToken === undefined ? undefined : this.tokenizer.token_to_id(this.unkToken);
-    const byteLevel = isByteLevel(json.pre_tokenizer) || model.byte_fallback === true;
-    if (!byteLevel && this.unkId === undefined) {
+    // The library leaves a word outside a WordLevel vocabulary as it is (other models map it to their unknown token or drop it).
+    if (model.type === 'WordLevel' && this.unkId === undefined) {
       const named = this.unkToken === undefined ? 'names no unk_token' : `names unk_token "${this.unkToken}", which is not in its vocabulary`;
-      throw new TokenizerError('tokenizer.json', `its ${String(model.type ?? 'model')} model ${named}; words outside the vocabulary would have no id`);
+      throw new TokenizerError('tokenizer.json', `its WordLevel model ${named}; words outside the vocabulary would have no id`);
     }
-    this.reportsUnknownWords = !byteLevel;
+    const byteLevel = isByteLevel(json.pre_tokenizer) || model.byte_fallback === true;
+    this.reportsUnknownWords = !byteLevel && this.unkId !== undefined;
     this.specialTokens = this.postProcess([]).length;
     this.padId = this.findPadId(json, config);
     const fromConfig = typeof config.model_max_length === 'number' && config.model_max_length <= NO_CONTEXT_LENGTH_ABOVE ? config.model_max_length : undefined;
@@ -145,7 +147,7 @@ export class PromptTokenizer {
     return this.tokenizer.token_to_id(PAD_TOKEN) ?? 0;
   }
 
-  /** Token strings -> ids; a piece outside the vocabulary (WordLevel leaves words as they are) -> the unknown id. */
+  /** Token strings -> ids; a piece outside the vocabulary (a WordLevel model leaves words as they are) -> the unknown id. */
   private toIds(tokens: readonly string[]): number[] {
     return tokens.map((t) => this.tokenizer.token_to_id(t) ?? this.unkId!);
   }
@@ -156,12 +158,18 @@ export class PromptTokenizer {
     return post ? post.post_process(tokens, null, true).tokens : tokens;
   }
 
-  /** The words of `text` (normalised, pre-tokenised) the vocabulary does not know. */
+  /**
+   * The words of `text` (normalised, then split at whitespace) the vocabulary does not know: those
+   * the tokenizer maps, in whole or in part, to its unknown token. Whitespace rather than the
+   * pre-tokeniser's pieces, because pre-tokenisers such as Metaspace (SentencePiece) do not split
+   * words at all.
+   */
   private unknownWordsOf(text: string): { words: number; unknown: string[] } {
-    const { normalizer, pre_tokenizer: preTokenizer, model } = this.tokenizer;
-    const normalised = normalizer ? normalizer.normalize(text) : text;
-    const words: string[] = preTokenizer ? preTokenizer.pre_tokenize(normalised) : [normalised];
-    const unknown = words.filter((word) => model!.encode([word]).some((piece: string) => piece === this.unkToken || this.tokenizer.token_to_id(piece) === undefined));
+    const normalizer = this.tokenizer.normalizer;
+    const normalised: string = normalizer ? normalizer.normalize(text) : text;
+    const words = normalised.split(/\s+/).filter((w) => w !== '');
+    const isUnknown = (piece: string) => piece === this.unkToken || this.tokenizer.token_to_id(piece) === undefined;
+    const unknown = words.filter((word) => this.tokenizer.tokenize(word, { add_special_tokens: false }).some(isUnknown));
     return { words: words.length, unknown };
   }
 

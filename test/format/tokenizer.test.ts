@@ -1,6 +1,6 @@
 // The prompt tokenizer (src/format/tokenizer.ts) with tokenizers as they come: the CLIP stand-in
 // of test/fixtures/clip/ (byte-level BPE, </w> word ends, RobertaProcessing), a BERT-style
-// WordPiece with a TemplateProcessing post-processor, and the demo's WordLevel. Token ids are
+// WordPiece with a TemplateProcessing post-processor, a SentencePiece Unigram, and the demo's WordLevel. Token ids are
 // checked against OpenAI's BPE algorithm (expected.json, computed by the fixture script) and
 // against @huggingface/tokenizers' own encode; padding, context length and truncation against
 // what the Rust library and CLIPTokenizer do (pads from tokenizer_config.json, specials kept).
@@ -109,4 +109,26 @@ test("WordLevel (the demo's): no specials, [PAD] = 0, unknown words reported; an
   const json = wordLevelTokenizerJson(['a']);
   (json.model as { unk_token: string }).unk_token = '<unk>';
   assert.throws(() => new PromptTokenizer(json), /WordLevel model names unk_token "<unk>", which is not in its vocabulary/);
+});
+
+test('Unigram (SentencePiece, e.g. SigLIP / T5): unk_id for the unknown token, </s> from TemplateProcessing, pad_token from the config', () => {
+  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true };
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(0, '<pad>'), special(1, '</s>'), special(2, '<unk>')],
+    normalizer: null,
+    pre_tokenizer: metaspace,
+    post_processor: { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }], pair: [], special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } } },
+    decoder: metaspace,
+    model: { type: 'Unigram', unk_id: 2, byte_fallback: false, vocab: [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁a', -1], ['▁red', -2], ['▁circle', -2], ['▁', -3], ['r', -5], ['e', -5], ['d', -5]] },
+  };
+  const tokenizer = new PromptTokenizer(json, { config: { pad_token: '<pad>', model_max_length: 64 } });
+  assert.deepEqual(tokenizer.towerIds('a red circle'), [3, 4, 5, 1]);
+  assert.equal(tokenizer.specialTokens, 1);
+  assert.equal(tokenizer.padId, 0);
+  assert.deepEqual(tokenizer.encode('a red hexagon').unknownWords, ['hexagon']);
+  assert.equal(tokenizer.encode('a red hexagon').allUnknown, false);
 });

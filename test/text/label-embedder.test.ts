@@ -130,3 +130,31 @@ test('an aborted signal stops the embedding before the next text-tower batch', a
   assert.equal(partial.shapes.length, 2);
   await base.release();
 });
+
+test('a CLIP-style feed: ids with the specials, pads of the pad id to the static length, the mask 1 on tokens, 0 on pads', async () => {
+  const vocabulary = ['a', 'red', 'circle'];
+  const json = wordLevelTokenizerJson(vocabulary);
+  // [CLS] = 5 and [SEP] = 6 around each prompt, a pad id of 7: none of them 0, so a zero left by mistake shows.
+  json.added_tokens = [...(json.added_tokens as object[]), ...['[CLS]', '[SEP]', '<pad>'].map((content, i) => ({ id: 5 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }))];
+  json.post_processor = { type: 'BertProcessing', cls: ['[CLS]', 5], sep: ['[SEP]', 6] };
+  const tokenizer = new PromptTokenizer(json, { config: { pad_token: '<pad>' }, contextLength: 6 });
+  const feeds: Record<string, { dims: readonly number[]; data: BigInt64Array }>[] = [];
+  const session: Session = {
+    provider: 'cpu',
+    release: async () => {},
+    run: async (input) => {
+      feeds.push(Object.fromEntries(Object.entries(input).map(([k, t]) => [k, { dims: t.dims, data: t.data as BigInt64Array }])));
+      const rows = input.ids.dims[0];
+      return { embeds: { data: Float32Array.from({ length: rows * E }, (_, i) => 1 + i), dims: [rows, E] } } as unknown as Awaited<ReturnType<Session['run']>>;
+    },
+  };
+  const embedder = new LabelEmbedder(session, tokenizer, new EmbeddingCache(16), E, 1024, { inputIds: 'ids', attentionMask: 'mask', embedding: 'embeds', sequenceLength: 6 });
+  await embedder.embed(['red circle', 'circle'], ['a {label}']);
+  assert.equal(feeds.length, 1);
+  const { ids, mask } = feeds[0];
+  assert.deepEqual(ids.dims, [2, 6]);
+  assert.deepEqual(mask.dims, [2, 6]);
+  // Sorted by length: "a circle" (4 ids) first, then "a red circle" (5).
+  assert.deepEqual([...ids.data].map(Number), [5, 2, 4, 6, 7, 7, 5, 2, 3, 4, 6, 7]);
+  assert.deepEqual([...mask.data].map(Number), [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0]);
+});
