@@ -5,6 +5,7 @@
 // the committed towers run through onnxruntime directly on ids from @huggingface/tokenizers
 // padded to 77 as CLIPProcessor(padding="max_length") does, the pixels normalised in float64
 // from the PNG's bytes, then CLIP's prompt ensemble and exp(logit_scale) * cosine softmax in float64.
+// Also served from a worker thread (INFERENCE_WORKERS), which loads the folder itself.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -144,4 +145,17 @@ describe('an open_clip export: token ids alone, a static length of 77, pads 0', 
     assert.equal(details.zeroShot.logitScale, expected.logitScale);
     assert.ok(Math.abs(details.head.tau - 0.01) < 1e-12);
   });
+});
+
+test('in a worker thread (INFERENCE_WORKERS, the default) the same export serves the same probabilities', async () => {
+  const inWorker = await startTestServer((dir) => writeClipCheckpoint(dir, 'clip-hf', 'hf').then(() => undefined), { inferenceWorkers: true });
+  try {
+    const body = { images: [png.toString('base64')], labels: LABELS, mode: 'mean', topK: LABELS.length };
+    const res = await inWorker.app.inject({ method: 'POST', url: '/v1/models/clip-hf/zero-shot', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    assert.equal(res.statusCode, 200, res.body);
+    const inProcess = served((await post('clip-hf', { labels: LABELS })).json());
+    served(res.json()).forEach((p, k) => assert.ok(Math.abs(p - inProcess[k]) < 1e-6, `${LABELS[k]}: worker ${p}, in process ${inProcess[k]}`));
+  } finally {
+    await inWorker.close();
+  }
 });
