@@ -3,13 +3,13 @@
 // a zero-shot checkpoint folder (format v1) that loadCheckpoint loads. Without a noise head it is
 // a deterministic dual encoder (det: mean mode only); with one, HET-XL noise on the image
 // embedding (het-xl, parameter-efficient). docs/conversion.md is the guide.
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FILES, expectedTensors, validateManifest, validateWeights } from '../format/checkpoint.ts';
 import { FORMAT_VERSION } from '../format/manifest.ts';
 import { describeOnnx, validateTextTower, type TensorInfo } from '../format/onnx-io.ts';
 import { PromptTokenizer, TokenizerError } from '../format/tokenizer.ts';
 import { ConvertError } from './errors.ts';
+import { parseJson, readBytes, readJson, readOptionalBytes } from './read-input.ts';
 import { parseNoiseConfig } from './clip-noise-config.ts';
 import { writeCheckpoint, type WrittenCheckpoint } from './write-checkpoint.ts';
 
@@ -55,24 +55,6 @@ export interface ClipConversion extends WrittenCheckpoint {
   contextLength: { value?: number; from: string };
 }
 
-async function readBytes(file: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConvertError(`${file}: cannot read the ${what} (${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)})`);
-  }
-}
-
-async function readJson(file: string, what: string): Promise<unknown> {
-  const text = (await readBytes(file, what)).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ConvertError(`${file}: the ${what} is not valid JSON (${(e as Error).message})`);
-  }
-}
-
 const list = (tensors: TensorInfo[]) => `[${tensors.map((t) => t.name).join(', ')}]`;
 
 /** A tensor name: the flag's (which must exist), else the export name when the file has it, else a refusal that says what the file has. */
@@ -98,19 +80,10 @@ async function readTokenizer(dir: string, contextLength: number | undefined) {
   const jsonFile = join(dir, CHECKPOINT_FILES.tokenizer);
   const configFile = join(dir, CHECKPOINT_FILES.tokenizerConfig);
   const json = await readBytes(jsonFile, 'tokenizer (tokenizer.json)');
-  const config = await readFile(configFile).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return undefined;
-    throw new ConvertError(`${configFile}: cannot read the tokenizer config (${e.code ?? e.message})`);
-  });
-  const parse = (bytes: Buffer, file: string) => {
-    try {
-      return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConvertError(`${file}: not valid JSON (${(e as Error).message})`);
-    }
-  };
+  const config = await readOptionalBytes(configFile, 'tokenizer config (tokenizer_config.json)');
+  const parse = (bytes: Buffer, file: string, what: string) => parseJson(bytes, file, what) as Record<string, unknown>;
   try {
-    const tokenizer = new PromptTokenizer(parse(json, jsonFile), { ...(config ? { config: parse(config, configFile) } : {}), contextLength });
+    const tokenizer = new PromptTokenizer(parse(json, jsonFile, 'tokenizer'), { ...(config ? { config: parse(config, configFile, 'tokenizer config') } : {}), contextLength });
     return { tokenizer, files: [{ name: CHECKPOINT_FILES.tokenizer, bytes: json }, ...(config ? [{ name: CHECKPOINT_FILES.tokenizerConfig, bytes: config }] : [])] };
   } catch (e) {
     if (e instanceof ConvertError) throw e;

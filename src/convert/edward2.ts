@@ -2,13 +2,13 @@
 // of flax.traverse_util.flatten_dict(params, sep='/')), the layer's constructor arguments, a
 // backbone exported to ONNX, labels and the preprocessing -> a checkpoint folder (format v1) that
 // loadCheckpoint loads. docs/conversion.md is the guide.
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FORMAT_VERSION } from '../format/manifest.ts';
 import { NpzError, npzKeys, readNpz } from '../format/npz.ts';
 import { parseHeadConfig, type Edward2HeadConfig } from './edward2-config.ts';
 import { convertHeadParams, findHeadPrefix, subtreeNames } from './edward2-params.ts';
 import { ConvertError } from './errors.ts';
+import { readBytes, readJson } from './read-input.ts';
 import { writeCheckpoint, type WrittenCheckpoint } from './write-checkpoint.ts';
 
 const CONVERTER_ID = 'hetxl-serve/src/convert/edward2.ts';
@@ -35,24 +35,6 @@ export interface Edward2Conversion extends WrittenCheckpoint {
   /** The subtree converted ('' for the root). */
   prefix: string;
   config: Edward2HeadConfig;
-}
-
-async function readBytes(file: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConvertError(`${file}: cannot read the ${what} (${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)})`);
-  }
-}
-
-async function readJson(file: string, what: string): Promise<unknown> {
-  const text = (await readBytes(file, what)).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ConvertError(`${file}: the ${what} is not valid JSON (${(e as Error).message})`);
-  }
 }
 
 /** Reads the parameters of the head's subtree only: a whole model's tree may be much larger. */
