@@ -1,4 +1,7 @@
 // npm run bench [-- --checkpoint <dir> --models <dir> --reps 5 --threads 0 --no-error --error-only --shared-noise]
+// npm run bench -- --estimators [its own flags, bench/estimators.ts]: the error-against-cost table of issue #15.
+// npm run bench -- --exact [--reps --threads]: estimator=exact against sigmoid MC S = 1000 and the yardstick (bench/exact.ts).
+// npm run bench -- --candidates [--reps --reference 10000]: estimator=candidates against plain S = 1000 (bench/candidates.ts).
 // The benchmark of issue #4 (not a test): for the JFT-size checkpoint (K = 29,593, D = 1024,
 // R = 50; generated into the OS temp folder if absent) and for every model in models/, at batch
 // 1 and 8: mean-mode latency, MC latency at S = 100 and 1000, the yardstick (bare product of the
@@ -27,8 +30,14 @@ import { estimatorError, REFERENCE_SAMPLES } from './estimator-error.ts';
 import { interleavedMs, median, medianOfRounds, peakRssMiB, resetPeakRss } from './timing.ts';
 import { createYardstick } from './yardstick.ts';
 import { benchSharedNoise } from './shared-noise.ts';
+import { benchExact } from './exact.ts';
+import { benchCandidates } from './candidates.ts';
+import { benchEstimators } from './estimators.ts';
 
+// --estimators takes flags of its own (bench/estimators.ts parses them); these keep their defaults.
+const estimatorsOnly = process.argv.includes('--estimators');
 const { values: args } = parseArgs({
+  args: estimatorsOnly ? [] : process.argv.slice(2),
   options: {
     checkpoint: { type: 'string' },
     models: { type: 'string' },
@@ -39,6 +48,9 @@ const { values: args } = parseArgs({
     'no-error': { type: 'boolean', default: false },
     'error-only': { type: 'boolean', default: false },
     'shared-noise': { type: 'boolean', default: false },
+    exact: { type: 'boolean', default: false },
+    candidates: { type: 'boolean', default: false },
+    reference: { type: 'string', default: '10000' },
   },
 });
 const reps = Number(args.reps);
@@ -172,11 +184,17 @@ async function benchEstimatorError(): Promise<void> {
 
 console.log(`# npm run bench (${new Date().toISOString()})`);
 console.log(`\nnode ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ORT threads ${engine.threads || 'auto'}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; medians of ${reps} repetitions after 2 warm-up runs.`);
-if (args['shared-noise']) {
+if (estimatorsOnly) {
+  await benchEstimators(process.argv.slice(2), engine);
+} else if (args.exact) {
+  await benchExact(engine, reps);
+} else if (args.candidates) {
+  await benchCandidates({ engine, reps, inputs: 8, samples: 1000, tolerance: 1e-3, reference: Number(args.reference) });
+} else if (args['shared-noise']) {
   await benchSharedNoise(await jftCheckpointDir(), { engine, batches, sampleCounts, reps, memoryBudgetBytes: MEMORY_BUDGET_BYTES });
 } else if (!args['error-only']) {
   const modelsDir = args.models ?? fileURLToPath(new URL('../models', import.meta.url));
   for (const dir of [await jftCheckpointDir(), ...(await listCheckpointDirs(modelsDir))]) await benchModel(dir);
 }
-if (!args['no-error'] && !args['shared-noise']) await benchEstimatorError();
+if (!args['no-error'] && !args['shared-noise'] && !args.exact && !args.candidates && !estimatorsOnly) await benchEstimatorError();
 console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}; peak RSS of the whole run ${peakRssMiB().toFixed(0)} MiB`);

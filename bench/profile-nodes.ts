@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadCheckpoint } from '../src/format/checkpoint.ts';
 import { buildHeadGraphs } from '../src/heads/graphs.ts';
 import { CENTER } from '../src/heads/graph-io.ts';
-import { EPS_D, EPS_R } from '../src/mc/sample-graph.ts';
+import { EPS_D, EPS_R, layoutFeeds } from '../src/mc/sample-graph.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../src/noise/normal.ts';
 
 const dir = process.argv[2] ?? path.join(tmpdir(), 'hetxl-bench', 'het-xl-k29593-d1024-r50');
@@ -30,6 +30,7 @@ const feeds: Record<string, ort.Tensor> = {
   [CENTER]: new ort.Tensor('float32', Float32Array.from({ length: D }, (_, i) => Math.tanh(Math.sin(i))), [1, D]),
   [EPS_R]: new ort.Tensor('float32', normalRows(1, STREAM_FACTOR, 0, Sc, R!), [Sc, R!]),
   [EPS_D]: new ort.Tensor('float32', normalRows(1, STREAM_DIAGONAL, 0, Sc, D), [Sc, D]),
+  ...layoutFeeds(),
 };
 for (const { name, dims } of graphs.scaleTensors) feeds[name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.2), [1, ...dims]);
 for (let i = 0; i < RUNS; i++) await session.run(feeds);

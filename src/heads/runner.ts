@@ -1,16 +1,18 @@
 // The head runner: ORT sessions for one head's graphs (built once, at creation), mean mode, and
 // the MC predictive through the one chunked loop of src/mc/loop.ts.
-import { createSession, floatTensor, type EngineOptions, type ExecutionProvider, type Session, type Tensor } from '../engine/session.ts';
+import { createSession, floatTensor, int64Tensor, type EngineOptions, type ExecutionProvider, type Session, type Tensor } from '../engine/session.ts';
 import type { HeadWeights } from '../format/head-params.ts';
 import type { HeadSpec, Link } from '../format/manifest.ts';
 import { DEFAULT_MEMORY_BUDGET_BYTES, maxSamplesPerChunk, planChunks, type Chunk } from '../mc/chunking.ts';
 import { runMc, runSigmoidMc, type McShape, type RunChunk } from '../mc/loop.ts';
-import { ARGMAX, BINARY_ENTROPY_SUM, ENTROPY, EPS_D, EPS_R, SHIFT } from '../mc/sample-graph.ts';
+import { ARGMAX, BINARY_ENTROPY_SUM, ENTROPY, EPS_D, EPS_R, layoutFeeds, SHIFT } from '../mc/sample-graph.ts';
 import type { McOptions, McResult, SigmoidMcResult } from '../mc/types.ts';
 import { NoiseCache } from '../noise/cache.ts';
 import { ESTIMATORS } from '../noise/estimator.ts';
 import { buildHeadGraphs } from './graphs.ts';
-import { CENTER, LOC, PHI, type HeadGraphs } from './graph-io.ts';
+import { CENTER, LOADINGS, LOC, PHI, type HeadGraphs } from './graph-io.ts';
+import { marginalsFromFeeds, marginalsFromOutputs, marginalsPlan, type LogitMarginals, type MarginalsPlan } from './marginals.ts';
+import { buildCandidateSampleModel, CANDIDATE_FRACTION, CANDIDATES, gatherColumns, selectCandidates, type CandidateMcResult } from './candidates.ts';
 import type { HeadRunner } from './types.ts';
 
 export interface HeadRunnerOptions {
@@ -40,6 +42,11 @@ export class OrtHeadRunner implements HeadRunner {
     private readonly locSession: Session | undefined,
     /** HET-XL with shared diagonal noise: loc -> mean mode's reductions (HeadGraphs.meanModel). */
     private readonly meanSession: Session | undefined,
+    /** How marginals() gets the logits' marginals (absent for DET), and its session for HET-XL with independent diagonal noise. */
+    private readonly marginalSource: Exclude<MarginalsPlan, { kind: 'graph' }> | { kind: 'graph' } | undefined,
+    private readonly marginalsSession: Session | undefined,
+    /** Softmax HET-XL: the sample graph over candidate classes (estimator=candidates). */
+    private readonly candidateSession: Session | undefined,
   ) {}
 
   static async create(spec: HeadSpec, weights: HeadWeights, engine: EngineOptions, options: HeadRunnerOptions = {}): Promise<OrtHeadRunner> {
@@ -51,12 +58,17 @@ export class OrtHeadRunner implements HeadRunner {
     const sample = await createSession(graphs.sampleModel, engine, { spinning: true });
     const loc = graphs.locModel && (await createSession(graphs.locModel, engine));
     const mean = graphs.meanModel && (await createSession(graphs.meanModel, engine));
+    const plan = graphs.type === 'det' ? undefined : marginalsPlan(spec, weights);
+    const marginals = plan?.kind === 'graph' ? await createSession(plan.model, engine) : undefined;
+    const candidates = graphs.type === 'het-xl' && graphs.link === 'softmax' ? await createSession(buildCandidateSampleModel(spec, weights), engine, { spinning: true }) : undefined;
     // Keep only the metadata: the model bytes and the weights (W alone can be 121 MB at JFT
     // scale) are garbage once the sessions exist.
     const { type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, centerFromScaleModel, scaleTensors } = graphs;
     const noise = new NoiseCache(options.noiseCacheBytes ?? DEFAULT_NOISE_CACHE_BYTES);
     const metadata = { type, link, D, K, R, noiseWidth, diagonalWidth, centerWidth, centerFromScaleModel, scaleTensors };
-    return new OrtHeadRunner(metadata, budget, noise, center, scale, sample, loc, mean);
+    // The marginals graph's bytes are garbage once its session exists, like the other graphs'.
+    const kept = plan?.kind === 'graph' ? { kind: 'graph' as const } : plan;
+    return new OrtHeadRunner(metadata, budget, noise, center, scale, sample, loc, mean, kept, marginals, candidates);
   }
 
   /** The execution provider the sessions run on. */
@@ -73,7 +85,7 @@ export class OrtHeadRunner implements HeadRunner {
     this.checkPhi(phi, batch);
     const { K } = this.graphs;
     const outputs = this.meanSession
-      ? await this.meanSession.run({ [CENTER]: await this.noiseFreeCenter(phi, batch) })
+      ? await this.meanSession.run({ [CENTER]: await this.noiseFreeCenter(phi, batch), ...layoutFeeds() })
       : await this.sampleSession.run(await this.noiseFreeFeeds(phi, batch));
     // With Sc = 1 the chunk's shift is that one sample's p: softmax((W^T phi + b) / tau), or
     // sigmoid((W^T phi + b) / tau) per class for a sigmoid head.
@@ -113,8 +125,64 @@ export class OrtHeadRunner implements HeadRunner {
     return runSigmoidMc(this.mcShape(batch), options, this.noise, await this.runChunkFor(phi, batch));
   }
 
+  /**
+   * Per image, the Gaussian marginals of the tempered logits u_k / tau (src/heads/marginals.ts):
+   * O(K D R), no samples. DET has none (no noise).
+   */
+  async marginals(phi: Float32Array, batch: number, signal?: AbortSignal): Promise<LogitMarginals[]> {
+    this.checkPhi(phi, batch);
+    signal?.throwIfAborted();
+    const plan = this.marginalSource;
+    if (!plan) throw new Error('a det head has no noise, so no logit marginals');
+    if (plan.kind === 'graph') {
+      return marginalsFromOutputs(await this.marginalsSession!.run({ [PHI]: floatTensor(phi, [batch, this.graphs.D]) }), this.graphs.K, batch);
+    }
+    return marginalsFromFeeds(plan, await this.perImageFeeds(phi, batch), batch);
+  }
+
+  /**
+   * estimator=candidates (src/heads/candidates.ts), softmax HET-XL heads: per image, the candidate
+   * set whose bound on E[TV] is at most `tolerance`, and the MC predictive over it from plain MC's
+   * noise; or, when the set holds more than CANDIDATE_FRACTION of K, the full product (fallback).
+   */
+  async candidatesMc(phi: Float32Array, batch: number, options: McOptions, tolerance: number): Promise<CandidateMcResult[]> {
+    this.requireLink('softmax');
+    this.checkPhi(phi, batch);
+    checkMcOptions(options);
+    if (!(tolerance > 0 && tolerance < 1)) throw new RangeError(`tolerance must be in (0, 1), got ${tolerance}`);
+    if (!this.candidateSession) throw new Error(`estimator candidates needs a HET-XL head, this one is ${this.graphs.type}`);
+    options.signal?.throwIfAborted();
+    const plain: McOptions = { ...options, estimator: 'plain' };
+    const feeds = await this.perImageFeeds(phi, batch);
+    const marginals = this.marginalSource?.kind === 'graph' ? await this.marginals(phi, batch, options.signal) : marginalsFromFeeds(this.marginalSource!, feeds, batch);
+    const results: CandidateMcResult[] = [];
+    for (let b = 0; b < batch; b++) {
+      const image = imageFeeds(feeds, b);
+      const { classes, bound } = selectCandidates(marginals[b], tolerance);
+      if (classes.length > CANDIDATE_FRACTION * this.graphs.K) {
+        const [result] = await runMc(this.mcShape(1), plain, this.noise, (noise) => this.sampleSession.run({ ...image, ...noise }));
+        results.push({ result, bound: 0, fallback: true });
+        continue;
+      }
+      const m = classes.length;
+      const { R, noiseWidth, diagonalWidth } = this.graphs;
+      const candidateFeeds: Feeds = { ...image };
+      if (this.graphs.centerFromScaleModel) {
+        // Shared diagonal noise: the candidates' columns of the MC center and of the loadings.
+        candidateFeeds[CENTER] = floatTensor(gatherColumns(feeds[CENTER].data as Float32Array, b, 1, this.graphs.K, classes), [1, m]);
+        candidateFeeds[LOADINGS] = floatTensor(gatherColumns(feeds[LOADINGS].data as Float32Array, b, R + 1, this.graphs.K, classes), [1, R + 1, m]);
+      } else {
+        candidateFeeds[CANDIDATES] = int64Tensor(BigInt64Array.from(classes, (k) => BigInt(k)), [m]);
+      }
+      const shape: McShape = { batch: 1, K: m, R, noiseWidth, diagonalWidth, samplesPerChunk: maxSamplesPerChunk(this.memoryBudgetBytes, 1, m, noiseWidth, R) };
+      const [result] = await runMc(shape, plain, this.noise, (noise) => this.candidateSession!.run({ ...candidateFeeds, ...noise }));
+      results.push({ result, classes, bound, fallback: false });
+    }
+    return results;
+  }
+
   async dispose(): Promise<void> {
-    for (const session of [this.centerSession, this.scaleSession, this.sampleSession, this.locSession, this.meanSession]) await session?.release();
+    for (const session of [this.centerSession, this.scaleSession, this.sampleSession, this.locSession, this.meanSession, this.marginalsSession, this.candidateSession]) await session?.release();
   }
 
   private requireLink(link: Link): void {
@@ -183,7 +251,7 @@ export class OrtHeadRunner implements HeadRunner {
   /** Feeds that switch the noise off exactly: zero scales, zero eps, one sample. */
   private async noiseFreeFeeds(phi: Float32Array, batch: number): Promise<Feeds> {
     const { R, diagonalWidth } = this.graphs;
-    const feeds: Feeds = { [CENTER]: await this.noiseFreeCenter(phi, batch) };
+    const feeds: Feeds = { [CENTER]: await this.noiseFreeCenter(phi, batch), ...layoutFeeds() };
     if (this.graphs.type === 'det') return feeds;
     for (const { name, dims } of this.graphs.scaleTensors) {
       const size = dims.reduce((a, b) => a * b, batch);
@@ -217,4 +285,15 @@ function checkMcOptions(options: McOptions): void {
 /** Builds the head's graphs from its weights and opens their ORT sessions. */
 export function createHeadRunner(spec: HeadSpec, weights: HeadWeights, engine: EngineOptions, options: HeadRunnerOptions = {}): Promise<OrtHeadRunner> {
   return OrtHeadRunner.create(spec, weights, engine, options);
+}
+
+/** Image b's rows of the per-image feeds (every one is [B, ...]), as a batch of one. */
+function imageFeeds(feeds: Feeds, b: number): Feeds {
+  const out: Feeds = {};
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const [batch, ...dims] = tensor.dims;
+    const size = (tensor.data as Float32Array).length / batch;
+    out[name] = floatTensor((tensor.data as Float32Array).subarray(b * size, (b + 1) * size), [1, ...dims]);
+  }
+  return out;
 }

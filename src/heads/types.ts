@@ -2,6 +2,8 @@
 // Batch-shaped and free of HTTP: several images' pre-logits in, one result per image out.
 import type { Link } from '../format/manifest.ts';
 import type { McOptions, McResult, SigmoidMcResult } from '../mc/types.ts';
+import type { CandidateMcResult } from './candidates.ts';
+import type { LogitMarginals } from './marginals.ts';
 
 export interface HeadRunner {
   /** softmax or sigmoid: which of mc() and sigmoidMc() the head answers. */
@@ -17,6 +19,10 @@ export interface HeadRunner {
   mc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]>;
   /** The MC predictive with S samples, sigmoid link. */
   sigmoidMc(phi: Float32Array, batch: number, options: McOptions): Promise<SigmoidMcResult[]>;
+  /** HET and HET-XL: per image, the Gaussian marginals of the tempered logits u_k / tau, without samples. */
+  marginals(phi: Float32Array, batch: number, signal?: AbortSignal): Promise<LogitMarginals[]>;
+  /** Softmax HET-XL: estimator=candidates (src/heads/candidates.ts), with the bound on E[TV] at most `tolerance`. */
+  candidatesMc(phi: Float32Array, batch: number, options: McOptions, tolerance: number): Promise<CandidateMcResult[]>;
   /** Releases the ORT sessions. */
   dispose(): Promise<void>;
 }

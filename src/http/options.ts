@@ -3,7 +3,7 @@
 // whether to compute the logits) go to predict(); the response's (topK, encoding, topN,
 // threshold) stay in HTTP.
 import type { FastifyRequest } from 'fastify';
-import { ESTIMATORS, PREDICT_MODES, type Estimator, type ModelMetadata, type PredictMode, type PredictOptions } from '../pipelines/served-model.ts';
+import { DEFAULT_TOLERANCE, ESTIMATORS, estimatorsOf, PREDICT_ESTIMATORS, SOBOL_MAX_DIMENSIONS, PREDICT_MODES, type ModelMetadata, type PredictEstimator, type PredictMode, type PredictOptions } from '../pipelines/served-model.ts';
 import { badRequest, clip } from './errors.ts';
 
 export interface OptionLimits {
@@ -23,7 +23,7 @@ export type Include = (typeof INCLUDES)[number];
 
 export interface ResolvedOptions {
   /** For the model's predict() (the route adds the request's signal). */
-  predict: PredictOptions & { estimator: Estimator };
+  predict: PredictOptions & { estimator: PredictEstimator };
   topK: number;
   encoding: Encoding;
   /** Classes listed by encoding 'top-n'. */
@@ -35,12 +35,21 @@ export interface ResolvedOptions {
 }
 
 const DEFAULT_SEED = 0;
+/** The largest standard error a probability can have: its std is at most 1/2. */
+const MAX_TARGET_STD_ERROR = 0.5;
+/** What an estimator that is not for every head applies to, for the 400 naming it. */
+const ESTIMATOR_APPLIES: Partial<Record<PredictEstimator, string>> = {
+  exact: 'applies to sigmoid-link het and het-xl classifiers only',
+  candidates: 'applies to softmax-link het-xl classifiers only',
+};
+/** A bound on a total variation above this says nothing useful. */
+const MAX_TOLERANCE = 0.5;
 const DEFAULT_TOP_K = 5;
 const DEFAULT_TOP_N = 100;
 /** The usual decision threshold of a sigmoid output: the label is more likely present than not. */
 const DEFAULT_THRESHOLD = 0.5;
 const INTEGER_FIELDS = ['samples', 'seed', 'topK', 'topN', 'deadlineMs'];
-const FRACTION_FIELDS = ['threshold'];
+const FRACTION_FIELDS = ['threshold', 'targetStdError', 'tolerance'];
 // Decimal digits only: 010 is ten, while 0x10, 1e3, +5, -0, ' 5' and 5.0 are refused rather than
 // read as some number the client may not have meant. Huge values parse, and meet the range checks.
 const DECIMAL = /^\d+$/;
@@ -107,6 +116,32 @@ function integer(raw: unknown, name: string): number | undefined {
   return raw;
 }
 
+/**
+ * The request's precision target: above 0 and at most 0.5 (no probability has a larger standard
+ * error), in MC mode with a sampling estimator; absent, undefined.
+ */
+function precisionTarget(raw: unknown, mode: PredictMode, estimator: PredictEstimator): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'number' || !Number.isFinite(raw)) throw badRequest('INVALID_OPTION', `option 'targetStdError' must be a number`);
+  if (!(raw > 0 && raw <= MAX_TARGET_STD_ERROR)) {
+    throw badRequest('TARGET_STD_ERROR_OUT_OF_RANGE', `targetStdError must be above 0 and at most ${MAX_TARGET_STD_ERROR}, got ${raw}`);
+  }
+  if (mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'targetStdError' applies to mode 'mc' only`);
+  if (!(ESTIMATORS as readonly string[]).includes(estimator)) {
+    throw badRequest('INVALID_OPTION', `option 'targetStdError' applies to the sampling estimators (${ESTIMATORS.join(', ')}), not ${estimator}`);
+  }
+  return raw;
+}
+
+/** estimator=candidates' tolerance on the bound of E[TV]: above 0, at most MAX_TOLERANCE; refused with other estimators. */
+function candidateTolerance(raw: unknown, estimator: PredictEstimator): number | undefined {
+  if (raw === undefined) return estimator === 'candidates' ? DEFAULT_TOLERANCE : undefined;
+  if (typeof raw !== 'number' || !Number.isFinite(raw)) throw badRequest('INVALID_OPTION', `option 'tolerance' must be a number`);
+  if (!(raw > 0 && raw <= MAX_TOLERANCE)) throw badRequest('TOLERANCE_OUT_OF_RANGE', `tolerance must be above 0 and at most ${MAX_TOLERANCE}, got ${raw}`);
+  if (estimator !== 'candidates') throw badRequest('INVALID_OPTION', `option 'tolerance' applies to estimator=candidates only, not ${estimator}`);
+  return raw;
+}
+
 /** `K` is the number of classes the request ranks: the model's K, or a zero-shot request's labels. */
 export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown>, limits: OptionLimits, K: number): ResolvedOptions {
   const mode = (raw.mode ?? model.defaultMode) as PredictMode;
@@ -116,7 +151,8 @@ export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown
   }
 
   const maxSamples = Math.min(model.mc.maxSamples, limits.maxSamples);
-  const samples = integer(raw.samples, 'samples') ?? Math.min(model.mc.defaultSamples, maxSamples);
+  // With a precision target, samples is the cap: without one given, the largest allowed.
+  const samples = integer(raw.samples, 'samples') ?? (raw.targetStdError !== undefined ? maxSamples : Math.min(model.mc.defaultSamples, maxSamples));
   if (samples < 1 || samples > maxSamples) {
     throw badRequest('SAMPLES_OUT_OF_RANGE', `samples must be between 1 and ${maxSamples} for model ${model.name}, got ${samples}`);
   }
@@ -135,9 +171,18 @@ export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown
     throw badRequest('INVALID_OPTION', `option 'encoding' must be one of ${ENCODINGS.join(', ')}, got '${clip(String(encoding))}'`);
   }
 
-  const estimator = (raw.estimator ?? 'plain') as Estimator;
-  if (!ESTIMATORS.includes(estimator)) {
-    throw badRequest('INVALID_OPTION', `option 'estimator' must be one of ${ESTIMATORS.join(', ')}, got '${clip(String(estimator))}'`);
+  const applicable = estimatorsOf(model);
+  const estimator = (raw.estimator ?? applicable[0]) as PredictEstimator;
+  if (!PREDICT_ESTIMATORS.includes(estimator)) {
+    throw badRequest('INVALID_OPTION', `option 'estimator' must be one of ${applicable.join(', ')}, got '${clip(String(estimator))}'`);
+  }
+  if (!applicable.includes(estimator)) {
+    throw badRequest('INVALID_OPTION', `option 'estimator' ${estimator} ${ESTIMATOR_APPLIES[estimator]}; model ${model.name} (${model.link}, ${model.head.type}) takes ${applicable.join(', ')}`);
+  }
+
+  const factors = model.head.R ?? 0;
+  if (estimator === 'sobol' && factors > SOBOL_MAX_DIMENSIONS) {
+    throw badRequest('INVALID_OPTION', `option 'estimator' sobol takes at most ${SOBOL_MAX_DIMENSIONS} noise factors; model ${model.name} has R = ${factors}`);
   }
 
   const topN = integer(raw.topN, 'topN') ?? Math.min(DEFAULT_TOP_N, K);
@@ -146,6 +191,9 @@ export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown
   const threshold = raw.threshold ?? DEFAULT_THRESHOLD;
   if (typeof threshold !== 'number' || !Number.isFinite(threshold)) throw badRequest('INVALID_OPTION', `option 'threshold' must be a number`);
   if (threshold < 0 || threshold > 1) throw badRequest('THRESHOLD_OUT_OF_RANGE', `threshold must be between 0 and 1, got ${threshold}`);
+
+  const targetStdError = precisionTarget(raw.targetStdError, mode, estimator);
+  const tolerance = candidateTolerance(raw.tolerance, estimator);
 
   const include = raw.include;
   if (include !== undefined && !INCLUDES.includes(include as Include)) {
@@ -156,6 +204,15 @@ export function resolveOptions(model: ModelMetadata, raw: Record<string, unknown
     throw badRequest('DEADLINE_OUT_OF_RANGE', `deadlineMs must be between 1 and ${limits.maxRequestDeadlineMs} (MAX_REQUEST_DEADLINE_MS), got ${deadlineMs}`);
   }
 
-  const predict = { mode, samples, seed, estimator, ...(include === 'logits' ? { includeLogits: true } : {}) };
+  const predict = {
+    mode,
+    samples,
+    seed,
+    estimator,
+    ...(include === 'logits' ? { includeLogits: true } : {}),
+    ...(tolerance !== undefined ? { tolerance } : {}),
+    // The classes a response reports; predictive sets its own (all K, or topN).
+    ...(targetStdError !== undefined ? { targetStdError, stopTopK: topK } : {}),
+  };
   return { predict, topK, encoding, topN, threshold, deadlineMs };
 }

@@ -3,7 +3,7 @@ import { mostProbable, topClasses } from '../pipelines/predictions.ts';
 import type { Prediction, PredictOptions, ServedModel } from '../pipelines/served-model.ts';
 import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { BinaryStatistics, Statistics, type ClassScore } from './schemas.ts';
+import { BinaryStatistics, Statistics } from './schemas.ts';
 
 /** Softmax statistics; zero-shot heads are softmax heads (the loader refuses a sigmoid one). */
 function softmaxStatistics({ statistics }: Prediction): Static<typeof Statistics> {
@@ -21,20 +21,32 @@ export function responseStatistics({ statistics }: Prediction): Static<typeof St
 }
 
 /** Zero-shot, per image: the k most probable of the request's labels and the statistics. */
-export function classifyPredictions(predictions: Prediction[], labels: readonly string[], k: number): { classes: ClassScore[]; statistics: Static<typeof Statistics> }[] {
-  return predictions.map((p) => ({ classes: topClasses(p, labels, k), statistics: softmaxStatistics(p) }));
+export function classifyPredictions(predictions: Prediction[], labels: readonly string[], k: number, options: PredictOptions) {
+  return predictions.map((p) => ({ classes: topClasses(p, labels, k), statistics: softmaxStatistics(p), ...precisionInfo(p, options) }));
+}
+
+/**
+ * With a precision target: the samples the image took and the largest standard error among the
+ * classes the target applied to (options.stopTopK most probable); nothing otherwise.
+ */
+export function precisionInfo(prediction: Prediction, options: PredictOptions): { samplesUsed?: number; stdErrorReached?: number } {
+  if (options.targetStdError === undefined || !prediction.stdError) return {};
+  const top = mostProbable(prediction.probs, options.stopTopK ?? 1);
+  return { samplesUsed: prediction.samplesUsed, stdErrorReached: Math.max(...top.map(({ index }) => prediction.stdError![index])) };
 }
 
 /**
  * Classify, per image: the k most probable of the model's labels and the statistics; for a
  * sigmoid head also every label above `threshold`; with include=logits the logits.
  */
-export function classifierPredictions(predictions: Prediction[], labels: readonly string[], k: number, threshold: number) {
+export function classifierPredictions(predictions: Prediction[], labels: readonly string[], k: number, threshold: number, options: PredictOptions) {
   return predictions.map((p) => ({
     classes: topClasses(p, labels, k),
     statistics: responseStatistics(p),
     ...(p.binary ? { aboveThreshold: aboveThreshold(p.probs, labels, threshold) } : {}),
     ...(p.logits ? { logits: Array.from(p.logits) } : {}),
+    ...precisionInfo(p, options),
+    ...(p.candidates ? { candidates: p.candidates } : {}),
   }));
 }
 
@@ -49,7 +61,8 @@ export function runInfo(model: ServedModel, options: PredictOptions) {
   return {
     model: model.name,
     mode: options.mode,
-    ...(options.mode === 'mc' ? { samples: options.samples, seed: options.seed, estimator: options.estimator ?? 'plain' } : {}),
+    // exact draws no samples: it reports no samples or seed.
+    ...(options.mode === 'mc' ? { ...(options.estimator === 'exact' ? {} : { samples: options.samples, seed: options.seed }), estimator: options.estimator ?? 'plain' } : {}),
     provider: model.metadata.provider,
   };
 }

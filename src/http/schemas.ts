@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { HeadSpec, InputSpec, LINKS, ZeroShotSpec } from '../format/manifest.ts';
 import { MODEL_STATUSES } from '../pipelines/registry.ts';
-import { ESTIMATORS, PREDICT_MODES } from '../pipelines/served-model.ts';
+import { PREDICT_ESTIMATORS, PREDICT_MODES } from '../pipelines/served-model.ts';
 import { ENCODINGS, INCLUDES } from './options.ts';
 
 /** A union of string literals from one of the domain's lists: each enum is defined once, below HTTP. */
@@ -35,9 +35,15 @@ export const PredictOptionFields = {
   samples: Type.Optional(Type.Integer({ minimum: 1, description: "MC samples S (default: the model's mc.defaultSamples; at most min(mc.maxSamples, MAX_SAMPLES))." })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seed of the MC noise (default 0). Same seed and request, same answer.' })),
   estimator: Type.Optional(
-    literals(ESTIMATORS, {
+    literals(PREDICT_ESTIMATORS, {
       description:
-        'MC estimator (default plain). antithetic: samples come in pairs (eps, -eps); still unbiased, lower variance of p_hat at the same S (docs/performance.md has error against S). stdError is then the plain-MC formula std / sqrt(S), usually an overestimate.',
+        'MC estimator (default: exact for sigmoid het / het-xl classifiers, else plain; docs/estimators.md). candidates (softmax het-xl classifiers only): MC over the classes that can matter, chosen from the exact logit marginals so that a bound on the expected total variation to the full predictive is at most `tolerance`; the response reports the bound. exact (sigmoid het / het-xl classifiers only, else 400 INVALID_OPTION): per-class probability, std and expected binary entropy by quadrature on the Gaussian marginals of the logits, no samples (samples and seed are unused), at most 1e-6 absolute error, stdError 0. antithetic: samples come in pairs (eps, -eps); still unbiased, lower variance of p_hat at the same S (docs/performance.md has error against S). stdError is then computed from the pair means (p_2m + p_2m+1) / 2, the error of this estimator itself. sobol: randomised quasi-Monte Carlo, scrambled Sobol points (linear matrix scramble + digital shift) for the R factor coordinates, plain draws for the diagonal part; unbiased, lower error at the same S on smooth heads; the samples are spread over 16 independent scramblings and stdError comes from the spread of their means (at most 64 factors, else 400 INVALID_OPTION).',
+    }),
+  ),
+  targetStdError: Type.Optional(
+    Type.Number({
+      description:
+        "A precision target (mode mc, estimators plain and antithetic): each image stops taking samples at the first of 64, 128, 256, ... samples where the standard error of each reported probability (classify, zero-shot: the topK classes; predictive: all K, or the topN of encoding top-n) is at most this; `samples` is then the cap (default: the largest allowed). A CLT rule with a minimum of 64 samples. The answer reports samplesUsed and stdErrorReached; it equals the answer to samples = samplesUsed. Above 0, at most 0.5, in decimal notation (0.005), else 400 TARGET_STD_ERROR_OUT_OF_RANGE / INVALID_OPTION.",
     }),
   ),
   deadlineMs: Type.Optional(
@@ -58,6 +64,12 @@ const ClassifierOptionFields = {
     Type.Number({
       description:
         'Sigmoid (multi-label) heads: the labels whose probability is above this are listed in aboveThreshold (default 0.5; 0 to 1, else 400 THRESHOLD_OUT_OF_RANGE). Softmax heads ignore it.',
+    }),
+  ),
+  tolerance: Type.Optional(
+    Type.Number({
+      description:
+        'estimator=candidates only: the bound on the expected total variation between the answer and the full predictive (default 0.001; above 0 and at most 0.5, else 400 TOLERANCE_OUT_OF_RANGE; with another estimator, 400 INVALID_OPTION).',
     }),
   ),
   include: Type.Optional(
@@ -178,7 +190,7 @@ export const ClassScore = Type.Object({
   label: Type.String(),
   probability: Type.Number({ description: 'Mean-mode probability, or the MC predictive p_hat.' }),
   std: Type.Optional(Type.Number({ description: 'MC only: standard deviation of p_s across samples.' })),
-  stdError: Type.Optional(Type.Number({ description: 'MC only: standard error of p_hat, std / sqrt(S).' })),
+  stdError: Type.Optional(Type.Number({ description: 'MC only: standard error of p_hat: std / sqrt(S) for plain, from the pair means for antithetic, from the 16 scramblings for sobol; 0 for estimator=exact (no sampling error).' })),
 });
 export type ClassScore = Static<typeof ClassScore>;
 /** Classify's classes: a sigmoid head adds the class's binary statistics. */
@@ -204,17 +216,40 @@ const RunInfo = {
   mode: Mode,
   samples: Type.Optional(Type.Integer({ description: 'MC only.' })),
   seed: Type.Optional(Type.Integer({ description: 'MC only.' })),
-  estimator: Type.Optional(Type.String({ description: 'MC only: the estimator used (plain or antithetic).' })),
+  estimator: Type.Optional(Type.String({ description: 'MC only: the estimator that ran (plain, antithetic, ... or exact, the default of sigmoid heads).' })),
   provider: Type.String({ description: 'ONNX Runtime execution provider that ran the model (cpu or cuda).' }),
 };
 
 const Logits = Type.Array(Type.Number(), { description: 'With include=logits: the K noise-free, untempered logits W^T phi + b.' });
 
+/** estimator=candidates: what was sampled and the bound on the rest. */
+const CandidateInfo = {
+  candidates: Type.Optional(
+    Type.Object(
+      {
+        count: Type.Integer({ description: 'Classes sampled: the candidate set (K on fallback).' }),
+        bound: Type.Number({
+          description:
+            'Upper bound on the expected total variation between this answer and the full-K predictive (at most tolerance; 0 on fallback). Classes outside the candidates are reported with probability, std and stdError 0: bounded by this, not sampled.',
+        }),
+        fallback: Type.Boolean({ description: 'True when the candidate set was too large for a gain (over half of K): all K classes were sampled, as estimator=plain.' }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+};
+
+/** With targetStdError: where the image stopped and the precision it reached. */
+const PrecisionInfo = {
+  samplesUsed: Type.Optional(Type.Integer({ description: 'With targetStdError: the samples this image took (at most `samples`).' })),
+  stdErrorReached: Type.Optional(Type.Number({ description: 'With targetStdError: the largest standard error among the probabilities the target applies to.' })),
+};
+
 export const ClassifyResponse = Type.Object({
   ...RunInfo,
   ...SigmoidRunInfo,
   predictions: Type.Array(
-    Type.Object({ classes: Type.Array(ClassifierClassScore), statistics: AnyStatistics, aboveThreshold: Type.Optional(AboveThreshold), logits: Type.Optional(Logits) }),
+    Type.Object({ classes: Type.Array(ClassifierClassScore), statistics: AnyStatistics, aboveThreshold: Type.Optional(AboveThreshold), logits: Type.Optional(Logits), ...PrecisionInfo, ...CandidateInfo }),
     { description: 'One entry per image, in request order.' },
   ),
 });
@@ -226,7 +261,7 @@ export const ZeroShotResponse = Type.Object({
   warnings: Type.Optional(
     Type.Array(Type.String(), { description: 'Words of the labels or templates the text tower does not know (they embed as [UNK]); absent when there are none.' }),
   ),
-  predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics }), {
+  predictions: Type.Array(Type.Object({ classes: Type.Array(ClassScore), statistics: Statistics, ...PrecisionInfo }), {
     description: "One entry per image, in request order; index is the label's position in the request's labels.",
   }),
 });
@@ -253,6 +288,8 @@ export const PredictiveResponse = Type.Object({
   probabilities: Type.Union([FloatArray, TopNProbabilities]),
   std: Type.Optional(FloatArray),
   stdError: Type.Optional(FloatArray),
+  ...PrecisionInfo,
+  ...CandidateInfo,
   ...SigmoidRunInfo,
   binaryEntropy: Type.Optional(FloatArray),
   expectedBinaryEntropy: Type.Optional(FloatArray),

@@ -40,19 +40,42 @@ export function maxSamplesPerChunk(budgetBytes: number, batch: number, K: number
 }
 
 /**
- * Splits S samples into as few chunks as maxChunk allows, of near-equal sizes (at most two
- * distinct sizes, so ORT sees few shapes).
+ * Splits samples start .. end - 1 into as few chunks as maxChunk allows, of near-equal sizes (at
+ * most two distinct sizes, so ORT sees few shapes). With `align` > 1 every chunk holds a multiple
+ * of `align` samples and the remainder, if any, is a chunk of its own at the end, so that chunks
+ * starting at a multiple of `align` keep the antithetic pairs (align 2) whole, and the unpaired
+ * sample of an odd S is alone (src/mc/accumulator.ts reads its value from that chunk).
  */
-export function planChunks(samples: number, maxChunk: number): Chunk[] {
-  const count = Math.ceil(samples / maxChunk);
-  const base = Math.floor(samples / count);
-  const remainder = samples % count;
+export function planChunks(samples: number, maxChunk: number, align = 1, start = 0): Chunk[] {
+  const units = Math.floor((samples - start) / align);
+  const tail = (samples - start) % align;
+  const count = Math.ceil(units / Math.max(1, Math.floor(maxChunk / align)));
+  const base = Math.floor(units / count);
+  const remainder = units % count;
   const chunks: Chunk[] = [];
-  let start = 0;
   for (let i = 0; i < count; i++) {
-    const size = base + (i < remainder ? 1 : 0);
+    const size = (base + (i < remainder ? 1 : 0)) * align;
     chunks.push({ start, count: size });
     start += size;
   }
+  if (tail > 0) chunks.push({ start, count: tail });
   return chunks;
+}
+
+/**
+ * The stopping rule's minimum sample count: the CLT's normal approximation of p_hat's error is
+ * not trusted on fewer samples (with p near 0 or 1 a few dozen samples can all agree).
+ */
+export const MIN_STOP_SAMPLES = 64;
+
+/**
+ * Where a run with a precision target checks it: MIN_STOP_SAMPLES, twice that, ... below the
+ * cap S, then S. Fixed sample counts, not chunk ends, so that where a request stops does not
+ * depend on the batch it shares or the memory budget. Without a target: S alone.
+ */
+export function stopCheckpoints(samples: number, stopping: boolean): number[] {
+  const checkpoints: number[] = [];
+  if (stopping) for (let n = MIN_STOP_SAMPLES; n < samples; n *= 2) checkpoints.push(n);
+  checkpoints.push(samples);
+  return checkpoints;
 }

@@ -1,13 +1,18 @@
 // The one chunked MC loop of every head: S samples in chunks that fit the memory budget, seeded
 // noise per chunk (shared by the batch), one sample-graph run per chunk, the request's signal
 // checked before each, and the chunks' reductions merged in float64 (McAccumulator), so the
-// result does not depend on the chunking beyond rounding.
+// result does not depend on the chunking beyond rounding. With a precision target
+// (McOptions.targetStdError) the loop checks it at fixed sample counts (stopCheckpoints) and each
+// image stops there once its top classes' standard errors are under the target: a CLT rule
+// (p_hat's error taken as normal with the estimator's standard error) with a minimum of
+// MIN_STOP_SAMPLES samples. The loop ends when every image has stopped, or at S.
 import { floatTensor, type Tensor } from '../engine/session.ts';
 import type { NoiseCache } from '../noise/cache.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../noise/normal.ts';
+import { SOBOL_REPLICATES, sobolBlocks } from '../noise/sobol.ts';
 import { McAccumulator, SigmoidMcAccumulator, type ChunkAccumulator } from './accumulator.ts';
-import { planChunks, type Chunk } from './chunking.ts';
-import { EPS_D, EPS_R } from './sample-graph.ts';
+import { planChunks, stopCheckpoints, type Chunk } from './chunking.ts';
+import { EPS_D, EPS_R, layoutFeeds } from './sample-graph.ts';
 import type { McOptions, McResult, SigmoidMcResult } from './types.ts';
 
 export interface McShape {
@@ -24,7 +29,7 @@ export interface McShape {
   samplesPerChunk: number;
 }
 
-/** One run of a sample graph, given its noise feeds (eps_R and eps_D) for `chunk`. */
+/** One run of a sample graph, given its per-chunk feeds (eps_R, eps_D and PAIRED_ROWS) for `chunk`. */
 export type RunChunk = (noise: Record<string, Tensor>, chunk: Chunk) => Promise<Record<string, Tensor>>;
 
 /**
@@ -41,19 +46,41 @@ export function chunkNoise(noise: NoiseCache, { seed, estimator = 'plain' }: McO
 
 /** The softmax link's MC predictive (every softmax sample graph ends in addSampleReductions). */
 export function runMc(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk): Promise<McResult[]> {
-  return runChunks(shape, options, noise, runChunk, new McAccumulator(shape.batch, shape.K, options.samples));
+  return runChunks(shape, options, noise, runChunk, new McAccumulator(shape.batch, shape.K, options.samples, options.estimator));
 }
 
 /** The sigmoid link's MC predictive (a sample graph that ends in addSigmoidSampleReductions). */
 export function runSigmoidMc(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk): Promise<SigmoidMcResult[]> {
-  return runChunks(shape, options, noise, runChunk, new SigmoidMcAccumulator(shape.batch, shape.K, options.samples));
+  return runChunks(shape, options, noise, runChunk, new SigmoidMcAccumulator(shape.batch, shape.K, options.estimator));
 }
 
 async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, accumulator: ChunkAccumulator<T>): Promise<T[]> {
-  for (const chunk of planChunks(options.samples, shape.samplesPerChunk)) {
-    options.signal?.throwIfAborted();
-    const outputs = await runChunk(chunkNoise(noise, options, chunk, shape.R, shape.diagonalWidth), chunk);
-    accumulator.addChunk(chunk.start, chunk.count, outputs);
+  const { samples, targetStdError } = options;
+  // Antithetic chunks keep their pairs whole, so that the graph sees both samples of each.
+  const antithetic = options.estimator === 'antithetic';
+  const sobol = options.estimator === 'sobol';
+  // Sobol chunks hold whole rounds of the replicates, so that each block is one scrambling's.
+  const align = antithetic ? 2 : sobol ? SOBOL_REPLICATES : 1;
+  let done = 0;
+  for (const checkpoint of stopCheckpoints(samples, targetStdError !== undefined)) {
+    for (const chunk of planChunks(checkpoint, shape.samplesPerChunk, align, done)) {
+      options.signal?.throwIfAborted();
+      const layout = layoutFeeds(antithetic ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {});
+      const outputs = await runChunk({ ...chunkNoise(noise, options, chunk, shape.R, shape.diagonalWidth), ...layout }, chunk);
+      accumulator.addChunk(chunk.start, chunk.count, outputs);
+    }
+    done = checkpoint;
+    if (targetStdError !== undefined && done < samples && stopPrecise(accumulator, targetStdError, options.stopTopK ?? 1)) break;
   }
   return accumulator.results();
+}
+
+/** Stops every image whose top classes are precise enough; true once all have stopped. */
+function stopPrecise<T>({ moments }: ChunkAccumulator<T>, target: number, topK: number): boolean {
+  let all = true;
+  for (let b = 0; b < moments.batch; b++) {
+    if (!moments.isStopped(b) && moments.maxTopStdError(b, topK) <= target) moments.stop(b);
+    all &&= moments.isStopped(b);
+  }
+  return all;
 }

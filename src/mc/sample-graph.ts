@@ -3,7 +3,7 @@
 // the sampled softmaxes that the graph outputs and the accumulator merges. The reductions are
 // built here once, for every head.
 import type { Dim, GraphBuilder } from '../engine/graph.ts';
-import type { Tensor } from '../engine/session.ts';
+import { int64Tensor, type Tensor } from '../engine/session.ts';
 
 /** Noise inputs of a sample graph: eps_R [Sc, R] and eps_D [Sc, N], shared by the batch. */
 export const EPS_R = 'eps_r';
@@ -12,6 +12,36 @@ export const EPS_D = 'eps_d';
 export const SHIFT = 'shift'; // p of the chunk's first sample [B, K]: the shift for the moments
 export const SUM_DEV = 'sum_dev'; // sum_s (p_s - shift) [B, K]
 export const SUM_SQ_DEV = 'sum_sq_dev'; // sum_s (p_s - shift)^2 [B, K]
+// sum_m (p_2m - p_2m+1)^2 over the pairs of rows in the chunk's first PAIRED_ROWS rows [B, K]:
+// with the antithetic estimator rows 2m and 2m + 1 are one pair (eps, -eps), and the variance of
+// the pair means, its honest standard error, follows from this and SUM_SQ_DEV
+// (src/mc/accumulator.ts). Zero where PAIRED_ROWS is not fed.
+export const PAIR_SUM_SQ_DIFF = 'pair_sum_sq_diff';
+/**
+ * int64 input [1]: how many leading rows of the chunk form pairs (even; layoutFeeds). Every
+ * estimator but antithetic feeds 0, where the pair terms are empty and cost nothing: ORT runs
+ * every node whatever the outputs fetched, and the pairs cost ~10% of a plain run at K = 29,593.
+ */
+export const PAIRED_ROWS = 'paired_rows';
+
+/**
+ * int64 input [1]: the chunk's rows are this many equal consecutive blocks, one per Sobol
+ * scrambling (estimator sobol, replicate-major rows); 0 for the other estimators (no blocks).
+ */
+export const REPLICATE_BLOCKS = 'replicate_blocks';
+/** sum_s p_s over each block's rows [B, max(G, 1), K] (G = REPLICATE_BLOCKS): the replicates' own means. */
+export const REPLICATE_SUM = 'replicate_sum';
+
+/** How a chunk's rows are laid out for the estimator: pairs (antithetic) or replicate blocks (sobol). None: mean mode, DET, plain. */
+export interface ChunkLayout {
+  pairedRows?: number;
+  replicateBlocks?: number;
+}
+
+/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS). */
+export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0 }: ChunkLayout = {}): Record<string, Tensor> {
+  return { [PAIRED_ROWS]: int64Tensor(BigInt64Array.of(BigInt(pairedRows)), [1]), [REPLICATE_BLOCKS]: int64Tensor(BigInt64Array.of(BigInt(replicateBlocks)), [1]) };
+}
 export const ENTROPY = 'entropy'; // H[p_s] [B, Sc]
 export const ARGMAX = 'argmax'; // argmax_k p_s [B, Sc], int64
 /** Sigmoid link: SHIFT, SUM_DEV and SUM_SQ_DEV are of q_s = sigmoid(u_s / tau), plus: */
@@ -26,6 +56,9 @@ export interface ChunkMoments {
   shift: Float32Array;
   sumDev: Float32Array;
   sumSqDev: Float32Array;
+  pairSumSqDiff: Float32Array;
+  /** [B, max(G, 1), K], G the chunk's REPLICATE_BLOCKS (unused outside sobol). */
+  replicateSum: Float32Array;
 }
 
 /** One chunk's outputs of a softmax sample graph (entropy and argmax are [B, Sc]). */
@@ -40,7 +73,13 @@ export interface SigmoidChunkReductions extends ChunkMoments {
 }
 
 function chunkMoments(outputs: Record<string, Tensor>): ChunkMoments {
-  return { shift: outputs[SHIFT].data as Float32Array, sumDev: outputs[SUM_DEV].data as Float32Array, sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array };
+  return {
+    shift: outputs[SHIFT].data as Float32Array,
+    sumDev: outputs[SUM_DEV].data as Float32Array,
+    sumSqDev: outputs[SUM_SQ_DEV].data as Float32Array,
+    pairSumSqDiff: outputs[PAIR_SUM_SQ_DIFF].data as Float32Array,
+    replicateSum: outputs[REPLICATE_SUM].data as Float32Array,
+  };
 }
 
 /** The reductions of one softmax sample-graph run, read from its outputs by name. */
@@ -94,7 +133,11 @@ function samplesSummer(g: GraphBuilder, like: string): (x: string) => string {
   return (x: string) => g.op('Squeeze', [g.op('MatMul', [ones, x]), g.ints([1])]);
 }
 
-/** SHIFT, SUM_DEV and SUM_SQ_DEV of the sampled probabilities p [B, Sc, K], about the first sample. */
+/**
+ * SHIFT, SUM_DEV and SUM_SQ_DEV of the sampled probabilities p [B, Sc, K], about the first
+ * sample, and PAIR_SUM_SQ_DIFF over rows (0, 1), (2, 3), ... below PAIRED_ROWS: two strided
+ * Slices, a Sub, a Mul and the summing MatMul over PAIRED_ROWS x K / 2 values.
+ */
 function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim): (x: string) => string {
   const sumOverSamples = samplesSummer(g, tempered);
   const shift = g.op('Gather', [p, g.ints([0])], { axis: 1 }); // [B, 1, K]
@@ -102,7 +145,32 @@ function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim): (x: s
   g.output(g.op('Squeeze', [shift, g.ints([1])]), SHIFT, [BATCH, K]);
   g.output(sumOverSamples(deviation), SUM_DEV, [BATCH, K]);
   g.output(sumOverSamples(g.op('Mul', [deviation, deviation])), SUM_SQ_DEV, [BATCH, K]);
+  const two = g.ints([2]);
+  const pairedEnd = g.input(PAIRED_ROWS, [1], 'int64');
+  const axis = g.ints([1]);
+  const even = g.op('Slice', [p, g.ints([0]), pairedEnd, axis, two]);
+  const odd = g.op('Slice', [p, g.ints([1]), pairedEnd, axis, two]);
+  const difference = g.op('Sub', [even, odd]);
+  g.output(samplesSummer(g, difference)(g.op('Mul', [difference, difference])), PAIR_SUM_SQ_DIFF, [BATCH, K]);
+  addReplicateSums(g, p, K);
   return sumOverSamples;
+}
+
+/**
+ * REPLICATE_SUM: the rows of p [B, Sc, K] as G blocks of n = Sc / G rows (G divides Sc: the
+ * loop plans sobol chunks so), each summed: a [B G, n, K] view (no copy) and the ones-row MatMul,
+ * ~1 ms at S x K = 1000 x 29,593. G = 0 counts as one block of all rows (ORT's MatMul refuses an
+ * empty batch), which the accumulator ignores.
+ */
+function addReplicateSums(g: GraphBuilder, p: string, K: Dim): void {
+  const blocks = g.op('Max', [g.input(REPLICATE_BLOCKS, [1], 'int64'), g.ints([1])]);
+  const blockRows = g.op('Div', [g.op('Shape', [p], { start: 1, end: 2 }), blocks]);
+  const classes = g.op('Shape', [p], { start: 2, end: 3 });
+  const perBlock = g.op('Reshape', [p, g.op('Concat', [g.ints([-1]), blockRows, classes], { axis: 0 })]); // [B G, n, K]
+  const ones = g.op('ConstantOfShape', [g.op('Concat', [g.ints([1]), blockRows], { axis: 0 })], { value: { tensor: new Float32Array([1]), dims: [1] } });
+  const sums = g.op('MatMul', [ones, perBlock]); // [B G, 1, K]
+  const shape = g.op('Concat', [g.op('Shape', [p], { start: 0, end: 1 }), blocks, classes], { axis: 0 });
+  g.output(g.op('Reshape', [sums, shape]), REPLICATE_SUM, [BATCH, 'replicates', K]);
 }
 
 /**

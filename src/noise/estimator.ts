@@ -6,14 +6,23 @@
 //               sample is still N(0, I), so the average stays unbiased, and the odd part of
 //               p(eps) cancels within each pair, which lowers the variance of p_hat (for S odd
 //               the last sample is unpaired). Half the noise to generate, too.
-import { fillNormalRows } from './normal.ts';
+//   sobol       the factor noise eps_R from scrambled Sobol points (src/noise/sobol.ts), the
+//               other streams plain; a block's rows are in the replicate-major order of
+//               sobolSampleOrder, every stream alike.
+import { fillNormalRows, STREAM_FACTOR } from './normal.ts';
+import { fillSobolNormals, sobolSampleOrder } from './sobol.ts';
 
-export const ESTIMATORS = ['plain', 'antithetic'] as const;
+export const ESTIMATORS = ['plain', 'antithetic', 'sobol'] as const;
 export type Estimator = (typeof ESTIMATORS)[number];
 
 /** The noise rows [sCount, width] of samples sStart .. sStart + sCount - 1 under `estimator`. */
 export function fillEstimatorRows(out: Float32Array, estimator: Estimator, seed: number, stream: number, sStart: number, sCount: number, width: number): void {
   if (estimator === 'plain') return fillNormalRows(out, seed, stream, sStart, sCount, width);
+  if (estimator === 'sobol') {
+    if (stream === STREAM_FACTOR) return fillSobolNormals(out, seed, sStart, sCount, width);
+    sobolSampleOrder(sStart, sCount).forEach((sample, row) => fillNormalRows(out.subarray(row * width, (row + 1) * width), seed, stream, sample, 1, width));
+    return;
+  }
   if (sCount === 0) return;
   // The pairs the chunk touches, generated once each, then written with alternating signs.
   const firstPair = Math.floor(sStart / 2);

@@ -37,6 +37,15 @@ function rowHash(seedLow: number, seedHigh: number, stream: number, sample: numb
   return h;
 }
 
+/**
+ * A seeded 32-bit word, a pure function of (seed, stream, index): random bits for the noise's
+ * other generators (the Sobol scramblings of src/noise/sobol.ts).
+ */
+export function seededWord(seed: number, stream: number, index: number): number {
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
+  return fmix32((rowHash(seed >>> 0, Math.floor(seed / TWO_POW_32) >>> 0, stream, index) ^ 0x5bd1e995) >>> 0);
+}
+
 // xoshiro128** state: four 32-bit words, reseeded for every row. A module-level typed array
 // (normalRows runs synchronously, so nothing interleaves); V8 optimises this form about five
 // times better than the same generator as a class with numeric fields.

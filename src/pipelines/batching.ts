@@ -255,7 +255,7 @@ export class BatchingModel implements ServedModel {
         model: this.name,
         mode: mc ? 'mc' : 'mean',
         estimator: mc ? (first.options.estimator ?? 'plain') : 'none',
-        samples: mc ? first.options.samples : 0,
+        samples: mc && first.options.estimator !== 'exact' ? first.options.samples : 0, // exact draws none
         requests: batch.length,
         images: batch.reduce((n, j) => n + j.pixels.batch, 0),
         queueSeconds: batch.map((j) => (started - j.admittedAt) / 1000),
@@ -267,13 +267,16 @@ export class BatchingModel implements ServedModel {
 
 /**
  * Two requests can share one run when the run computes for each what it would alone: the same
- * mode and logits choice, in MC mode the same samples, seed and estimator (the noise is shared by
- * the batch), and the same classes and templates (zero-shot requests bring their own).
+ * mode and logits choice, in MC mode the same samples, seed, estimator and precision target (the
+ * noise is shared by the batch), and the same classes and templates (zero-shot requests bring their own).
  */
 function canShareRun(a: Job, b: Job): boolean {
   const [x, y] = [a.options, b.options];
   if (x.mode !== y.mode || Boolean(x.includeLogits) !== Boolean(y.includeLogits)) return false;
   if (x.mode === 'mc' && (x.samples !== y.samples || x.seed !== y.seed || (x.estimator ?? 'plain') !== (y.estimator ?? 'plain'))) return false;
+  // Each image stops on its own (src/mc/loop.ts), so only the rule itself must be the same.
+  if (x.mode === 'mc' && (x.targetStdError !== y.targetStdError || x.stopTopK !== y.stopTopK)) return false;
+  if (x.mode === 'mc' && x.tolerance !== y.tolerance) return false; // estimator=candidates
   return sameStrings(a.input.labels, b.input.labels) && sameStrings(a.input.templates, b.input.templates);
 }
 

@@ -6,8 +6,10 @@ import type { Manifest } from '../format/manifest.ts';
 import { createHeadRunner } from '../heads/runner.ts';
 import type { HeadRunner } from '../heads/types.ts';
 import { ImageTower } from './image-tower.ts';
-import { mcPrediction, meanPrediction, sigmoidMcPrediction, sigmoidMeanPrediction } from './predictions.ts';
-import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
+import { exactSigmoidResult } from '../uncertainty/quadrature.ts';
+import { DEFAULT_TOLERANCE } from '../heads/candidates.ts';
+import { candidatePrediction, mcPrediction, meanPrediction, sigmoidExactPrediction, sigmoidMcPrediction, sigmoidMeanPrediction } from './predictions.ts';
+import { estimatorsOf, metadataOf, samplingOptions, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ClassifierPipeline implements ServedModel {
   readonly task = 'classification';
@@ -83,8 +85,15 @@ export class ClassifierPipeline implements ServedModel {
     if (options.mode === 'mean' || !this.metadata.supportsMc) {
       return (await this.head.mean(phi, batch)).map(sigmoid ? sigmoidMeanPrediction : meanPrediction);
     }
-    if (sigmoid) return (await this.head.sigmoidMc(phi, batch, options)).map((r) => sigmoidMcPrediction(r, options.samples));
-    return (await this.head.mc(phi, batch, options)).map((r) => mcPrediction(r, options.samples));
+    if (sigmoid && options.estimator === 'exact') {
+      return (await this.head.marginals(phi, batch, options.signal)).map((m) => sigmoidExactPrediction(exactSigmoidResult(m.mean, m.std)));
+    }
+    if (sigmoid) return (await this.head.sigmoidMc(phi, batch, samplingOptions(options))).map((r) => sigmoidMcPrediction(r, options.samples));
+    if (options.estimator === 'candidates') {
+      const results = await this.head.candidatesMc(phi, batch, samplingOptions({ ...options, estimator: 'plain' }), options.tolerance ?? DEFAULT_TOLERANCE);
+      return results.map((r) => candidatePrediction(r, options.samples, this.labels.length));
+    }
+    return (await this.head.mc(phi, batch, samplingOptions(options))).map((r) => mcPrediction(r, options.samples));
   }
 
   /**
@@ -97,6 +106,8 @@ export class ClassifierPipeline implements ServedModel {
     // includeLogits: the noise-free logits have a session of their own (DET, HET-XL).
     await this.predictPixels(pixels, 1, { mode: 'mean', samples: 1, seed: 0, includeLogits: true });
     if (this.metadata.supportsMc) await this.predictPixels(pixels, 1, { mode: 'mc', samples: this.metadata.mc.defaultSamples, seed: 0 });
+    // Sigmoid heads answer estimator=exact by default: its session (HET-XL) or feeds too.
+    if (estimatorsOf(this.metadata).includes('exact')) await this.predictPixels(pixels, 1, { mode: 'mc', samples: 1, seed: 0, estimator: 'exact' });
   }
 
   async dispose(): Promise<void> {

@@ -15,12 +15,38 @@
 import type { ExecutionProvider } from '../engine/session.ts';
 import { extraParameterCount, linkOf } from '../format/head-params.ts';
 import type { HeadSpec, InputSpec, Link, Manifest, McSpec, Task, ZeroShotSpec } from '../format/manifest.ts';
+import { ANALYTIC_ESTIMATORS, type AnalyticEstimator } from '../heads/marginals.ts';
 import type { McOptions } from '../mc/types.ts';
+import { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
 import type { PromptLimits } from '../text/prompts.ts';
 import type { BinaryClassStatistics, BinaryStatistics } from '../uncertainty/binary.ts';
 
 export { TASKS, type Task } from '../format/manifest.ts';
 export { ESTIMATORS, type Estimator } from '../noise/estimator.ts';
+export { SOBOL_MAX_DIMENSIONS } from '../noise/sobol.ts';
+export { ANALYTIC_ESTIMATORS, type AnalyticEstimator } from '../heads/marginals.ts';
+export { DEFAULT_TOLERANCE } from '../heads/candidates.ts';
+
+/** Every estimator a prediction may name: MC's noise estimators, and those computed from the logits' marginals (docs/estimators.md). */
+export const PREDICT_ESTIMATORS = [...ESTIMATORS, ...ANALYTIC_ESTIMATORS] as const;
+export type PredictEstimator = Estimator | AnalyticEstimator;
+
+/**
+ * The estimators a model answers in mode mc, its default first: exact for sigmoid HET / HET-XL
+ * classifiers, else plain; softmax HET-XL classifiers also take candidates.
+ */
+export function estimatorsOf(metadata: Pick<ModelMetadata, 'task' | 'link' | 'supportsMc' | 'head'>): readonly PredictEstimator[] {
+  if (metadata.task !== 'classification' || !metadata.supportsMc) return ESTIMATORS;
+  if (metadata.link === 'sigmoid') return ['exact', ...ESTIMATORS];
+  return metadata.head.type === 'het-xl' ? [...ESTIMATORS, 'candidates'] : ESTIMATORS;
+}
+
+/** The options of the MC loop; a prediction that asks for an analytic estimator has none (the pipelines branch before). */
+export function samplingOptions(options: PredictOptions): McOptions {
+  const { estimator } = options;
+  if (estimator !== undefined && !(ESTIMATORS as readonly string[]).includes(estimator)) throw new Error(`estimator ${estimator} draws no samples`);
+  return { ...options, estimator: estimator as Estimator | undefined };
+}
 
 /** mean: the noise switched off, one product; mc: the Monte-Carlo predictive (docs/method.md). */
 export const PREDICT_MODES = ['mean', 'mc'] as const;
@@ -33,8 +59,12 @@ export type PredictMode = (typeof PREDICT_MODES)[number];
  * before the head, and before each MC chunk. Per stage, not only per chunk: at small K a whole
  * request is one chunk.
  */
-export interface PredictOptions extends McOptions {
+export interface PredictOptions extends Omit<McOptions, 'estimator'> {
   mode: PredictMode;
+  /** MC's noise estimator (default plain), or an analytic one (estimatorsOf lists those that apply). */
+  estimator?: PredictEstimator;
+  /** estimator=candidates: the bound on the expected total variation to the full predictive (default DEFAULT_TOLERANCE). */
+  tolerance?: number;
   /** Classification: also return each image's noise-free, untempered logits W^T phi + b. */
   includeLogits?: boolean;
 }
@@ -90,6 +120,14 @@ export interface Prediction {
   binary?: BinaryClassStatistics;
   /** With PredictOptions.includeLogits: W^T phi + b, length K. */
   logits?: Float32Array;
+  /**
+   * estimator=candidates: how many classes were sampled, the bound on E[TV] to the full predictive
+   * (the classes outside have probability, std and stdError 0 here: bounded, not sampled), and
+   * whether the set was too large for a gain so that all K were sampled (bound 0).
+   */
+  candidates?: { count: number; bound: number; fallback: boolean };
+  /** MC only: the samples this image took (fewer than `samples` where a targetStdError stopped it). */
+  samplesUsed?: number;
 }
 
 /** What a model is, for listings and for checking a request's options. */

@@ -13,7 +13,7 @@ import { LabelEmbedder } from '../text/label-embedder.ts';
 import { checkPrompts, type PromptLimits } from '../text/prompts.ts';
 import { ImageTower } from './image-tower.ts';
 import { mcPrediction, meanPrediction } from './predictions.ts';
-import { metadataOf, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
+import { metadataOf, samplingOptions, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ZeroShotPipeline implements ServedModel {
   readonly task = 'zero-shot';
@@ -112,7 +112,7 @@ export class ZeroShotPipeline implements ServedModel {
     const [embeddings, texts] = await Promise.all([this.image.embed(pixels, batch), this.text.embed(labels, templates, options.signal)]);
     options.signal?.throwIfAborted();
     if (options.mode === 'mc' && this.mcHead) {
-      const results = await this.mcHead.mc(embeddings, batch, texts, options);
+      const results = await this.mcHead.mc(embeddings, batch, texts, samplingOptions(options));
       return results.map((r) => mcPrediction(r, options.samples));
     }
     const spec = { dim: this.metadata.head.D, tau: this.metadata.head.tau };

@@ -56,7 +56,7 @@ export function meanBinaryStatistics(probs: ArrayLike<number>): { statistics: Bi
   return { statistics: { maxProbability: maxOf(probs), binaryEntropySum: sumOf(h) }, perClass: { binaryEntropy: h } };
 }
 
-/** MC: per class h(p_hat), E_s h(q_s), their difference, and the sums; stdError = std / sqrt(S). */
+/** MC: per class h(p_hat), E_s h(q_s), their difference, and the sums; stdError the estimator's, else std / sqrt(S). */
 export function mcBinaryStatistics(
   result: SigmoidMcResult,
   samples: number,
@@ -74,6 +74,6 @@ export function mcBinaryStatistics(
       mutualInformationSum: sumOf(mutualInformation),
     },
     perClass: { binaryEntropy: h, expectedBinaryEntropy: expected, mutualInformation },
-    stdError: result.std.map((s) => s / rootS),
+    stdError: result.stdError ?? result.std.map((s) => s / rootS),
   };
 }

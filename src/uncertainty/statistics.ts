@@ -83,7 +83,7 @@ export interface McStatistics {
   modalClass: number;
   /** 1 - (share of samples whose argmax is the modal class). */
   variationRatio: number;
-  /** MC standard error of each p_hat entry: std / sqrt(S). */
+  /** MC standard error of each p_hat entry: the estimator's (McResult.stdError), else std / sqrt(S). */
   stdError: Float32Array;
 }
 
@@ -112,6 +112,6 @@ export function mcStatistics(result: McResult, samples: number): McStatistics {
     ...maxAndMargin(result.probs),
     modalClass,
     variationRatio: 1 - modalCount / samples,
-    stdError: result.std.map((s) => s / rootS),
+    stdError: result.stdError ?? result.std.map((s) => s / rootS),
   };
 }

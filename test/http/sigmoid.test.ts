@@ -47,7 +47,7 @@ describe('sigmoid heads', () => {
   });
 
   test('predictive MC: per-class probability, std, standard error and binary entropies, their sums, the labels above threshold', async () => {
-    const res = await json(`/v1/models/${SIGMOID}/predictive`, { image: image(), samples: 400, seed: 3, threshold: 0.3 });
+    const res = await json(`/v1/models/${SIGMOID}/predictive`, { image: image(), samples: 400, seed: 3, threshold: 0.3, estimator: 'plain' });
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json();
     assert.equal(body.link, 'sigmoid');
@@ -104,7 +104,7 @@ describe('sigmoid heads', () => {
   });
 
   test('a diagonal-only (R = 0) sigmoid head serves MC, multipart fields included', async () => {
-    const form = await multipart([{ data: png }], { samples: '200', threshold: '0.25', include: 'logits' });
+    const form = await multipart([{ data: png }], { samples: '200', threshold: '0.25', include: 'logits', estimator: 'plain' });
     const res = await server.app.inject({ method: 'POST', url: `/v1/models/${SIGMOID_R0}/classify`, ...form });
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json();

@@ -84,6 +84,7 @@ describe('the same predictions as in process', () => {
     const { local, worker } = await both(await makeTinyCheckpoint(parent, { name: 'same-sigmoid', K: 6, link: 'sigmoid' }));
     await samePredictions(local, worker, { images: [png2] }, { mode: 'mean', samples: 1, seed: 0 });
     await samePredictions(local, worker, { images: [png, png2] }, { mode: 'mc', samples: 200, seed: 3 });
+    await samePredictions(local, worker, { images: [png, png2] }, { mode: 'mc', samples: 1, seed: 0, estimator: 'exact' });
   });
 
   test('preprocessed pixels (the KServe FP32 input) give what the encoded images give', async () => {

@@ -9,7 +9,7 @@ import { mergeOptions, resolveOptions } from '../options.ts';
 import { classifierPredictions, linkInfo, runInfo } from '../results.ts';
 import { ClassifyQuery, ClassifyResponse, InferenceErrors, ModelParams, classifyBody } from '../schemas.ts';
 
-const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs', 'topK', 'threshold', 'include'] as const;
+const CLASSIFY_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'targetStdError', 'tolerance', 'deadlineMs', 'topK', 'threshold', 'include'] as const;
 
 const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
   const app = fastify as unknown as App;
@@ -39,7 +39,7 @@ const classifyRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       return {
         ...runInfo(model, options.predict),
         ...linkInfo(model, options.threshold),
-        predictions: classifierPredictions(predictions, prepared.labels, options.topK, options.threshold),
+        predictions: classifierPredictions(predictions, prepared.labels, options.topK, options.threshold, options.predict),
       };
     },
   );

@@ -7,12 +7,12 @@ import { requestSignal } from '../cancellation.ts';
 import { badRequest } from '../errors.ts';
 import { inputLimitsOf, readInput } from '../input.ts';
 import { mergeOptions, resolveOptions, type Encoding } from '../options.ts';
-import { aboveThreshold, linkInfo, responseStatistics, runInfo } from '../results.ts';
+import { aboveThreshold, linkInfo, precisionInfo, responseStatistics, runInfo } from '../results.ts';
 import { mostProbable } from '../../pipelines/predictions.ts';
 import type { Prediction } from '../../pipelines/served-model.ts';
 import { InferenceErrors, ModelParams, PredictiveQuery, PredictiveResponse, predictiveBody } from '../schemas.ts';
 
-const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs', 'encoding', 'topN', 'threshold', 'include'] as const;
+const PREDICTIVE_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'targetStdError', 'tolerance', 'deadlineMs', 'encoding', 'topN', 'threshold', 'include'] as const;
 
 /** One K-length array in the requested encoding; 'top-n' keeps only the entries at `indices`. */
 function encode(values: Float32Array | Float64Array, encoding: Encoding, indices: number[]): number[] | string {
@@ -77,6 +77,8 @@ const predictiveRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { reg
       const prepared = model.prepare({ images: input.images });
       const K = prepared.labels.length;
       const options = resolveOptions(model.metadata, mergeOptions(request.query, input.fields, PREDICTIVE_OPTIONS), config, K);
+      // A precision target applies to every probability the response reports.
+      if (options.predict.targetStdError !== undefined) options.predict.stopTopK = options.encoding === 'top-n' ? options.topN : K;
       const [prediction] = await model.predict(prepared, { ...options.predict, signal: requestSignal(reply, options.deadlineMs) });
       const sigmoid = prediction.binary !== undefined;
       const top = options.encoding === 'top-n' ? topNProbabilities(prepared.labels, prediction.probs, options.topN, sigmoid) : undefined;
@@ -88,6 +90,8 @@ const predictiveRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { reg
         probabilities: top ?? encode(prediction.probs, options.encoding, indices),
         ...(prediction.std ? { std: encode(prediction.std, options.encoding, indices) } : {}),
         ...(prediction.stdError ? { stdError: encode(prediction.stdError, options.encoding, indices) } : {}),
+        ...precisionInfo(prediction, options.predict),
+        ...(prediction.candidates ? { candidates: prediction.candidates } : {}),
         ...linkInfo(model, options.threshold),
         ...extraArrays(prediction, options.encoding, indices),
         ...(sigmoid ? { aboveThreshold: aboveThreshold(prediction.probs, prepared.labels, options.threshold) } : {}),

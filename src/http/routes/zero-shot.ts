@@ -13,7 +13,7 @@ import { mergeOptions, resolveOptions } from '../options.ts';
 import { classifyPredictions, runInfo } from '../results.ts';
 import { InferenceErrors, ModelParams, ZeroShotQuery, ZeroShotResponse, zeroShotBody } from '../schemas.ts';
 
-const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs', 'topK'] as const;
+const ZERO_SHOT_OPTIONS = ['mode', 'samples', 'seed', 'estimator', 'targetStdError', 'deadlineMs', 'topK'] as const;
 
 /**
  * A list of strings from a JSON body (already an array) or multipart fields: repeated fields arrive
@@ -92,7 +92,7 @@ const zeroShotRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
         ...runInfo(model, options.predict),
         templates: [...(prepared.templates ?? [])],
         ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings } : {}),
-        predictions: classifyPredictions(predictions, prepared.labels, options.topK),
+        predictions: classifyPredictions(predictions, prepared.labels, options.topK, options.predict),
       };
     },
   );
