@@ -56,11 +56,13 @@ const BUCKETS: [string, RegExp][] = [
   ['src/mc, src/noise (MC loop, noise, accumulator)', /\/src\/(mc|noise)\//],
   ['src/uncertainty (statistics)', /\/src\/uncertainty\//],
   ['src/heads, src/engine', /\/src\/(heads|engine)\//],
-  ['src/image (normalise, checks)', /\/src\/image\//],
+  ['src/image (PNG decode, normalise)', /\/src\/image\//],
   ['src (other)', /\/src\//],
-  ['node: http, net, streams', /node:(_http|http|net|stream|internal\/(http|streams|stream_base|net|js_stream))/],
-  ['node: worker messages', /node:internal\/(worker|per_context\/messageport)|MessagePort|postMessage/],
+  ['module loading, compiling (start-up)', /node:internal\/(modules|deps\/cjs-module-lexer|bootstrap)|tsx\/dist|^(internalModuleStat|ModuleWrap|compileFunction)$|^wasm/],
+  ['node: http, net, streams (writev: the socket write)', /node:(_http|http|net|stream|internal\/(http|streams|stream_base|net|js_stream))|^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/],
+  ['node: worker messages (postMessage: the hand-over to the other thread)', /node:internal\/(worker|per_context\/messageport)|MessagePort|postMessage|receiveMessageOnPort|MessageChannel/],
   ['node: events, timers, AbortController', /node:(events|internal\/(event_target|abort_controller|timers|process\/task_queues))|^(setImmediate|processImmediate|processTicksAndRejections)$/],
+  ['node: zlib (the PNG inflate)', /node:zlib/],
   ['node: other', /^node:/],
   ['native / V8 builtins (no url)', /^$/],
   ['other JS', /./],
@@ -86,8 +88,13 @@ function selfTimes(profile: Profile, key: (frame: ProfileNode['callFrame']) => s
   return { byBucket, totalUs };
 }
 
-/** A frame as "function (file)", for --functions. */
-const functionOf = (frame: ProfileNode['callFrame']) => `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(src|bench)\//, '$1/')}`;
+/** A frame as "function (file)", for --functions, and the bucket of each such name. */
+const bucketOfName = new Map<string, string>();
+function functionOf(frame: ProfileNode['callFrame']): string {
+  const name = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(src|bench)\//, '$1/')}`;
+  bucketOfName.set(name, bucketOf(frame));
+  return name;
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hetxl-cpu-prof-'));
 const payload = await multipartBody(readFileSync(args.image!));
@@ -122,7 +129,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sor
   console.log('');
   if (Number(args.functions) > 0 && busyUs / total > 300) {
     const functions = [...selfTimes(profile, functionOf).byBucket].sort((a, b) => b[1] - a[1]).slice(0, Number(args.functions));
-    for (const [name, us] of functions) console.log(`    ${(us / total).toFixed(0).padStart(5)} us  ${name}`);
+    for (const [name, us] of functions) console.log(`    ${(us / total).toFixed(0).padStart(5)} us  ${name}  [${bucketOfName.get(name)}]`);
     console.log('');
   }
 }
