@@ -3,18 +3,11 @@
 // independent where the single samples of a pair are not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { Estimator } from '../../src/noise/estimator.ts';
-import { randomHeadWeights } from '../reference/heads.ts';
 import { headRunners } from '../helpers/heads.ts';
 import { sampledProbs as referenceProbs } from '../helpers/sampled-probs.ts';
+import { D, K, R, phi, spec, weights } from '../helpers/small-het-xl.ts';
 
-const D = 6;
-const K = 5;
-const R = 3;
-const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D, K, R, tau: 0.8, minScale: 1e-3 };
-const weights = randomHeadWeights(spec, 303);
-const phi = Float32Array.from({ length: D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
 const newRunner = headRunners();
 
 const sampledProbs = (estimator: Estimator, samples: number, seed: number) => referenceProbs(spec, weights, phi, estimator, samples, seed);

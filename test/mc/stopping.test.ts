@@ -6,16 +6,11 @@ import assert from 'node:assert/strict';
 import type { HeadSpec } from '../../src/format/manifest.ts';
 import { MIN_STOP_SAMPLES, planChunks, stopCheckpoints } from '../../src/mc/chunking.ts';
 import type { Estimator } from '../../src/noise/estimator.ts';
-import { randomHeadWeights } from '../reference/heads.ts';
 import { assertClose, headRunners } from '../helpers/heads.ts';
 import { sampledProbs } from '../helpers/sampled-probs.ts';
+import { D, K, R, phi, spec, weights } from '../helpers/small-het-xl.ts';
 
-const D = 6;
-const K = 5;
-const R = 3;
-const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D, K, R, tau: 0.8, minScale: 1e-3 };
-const weights = randomHeadWeights(spec, 303);
-const phiA = Float32Array.from({ length: D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
+const phiA = phi;
 const phiB = Float32Array.from({ length: D }, (_, i) => 0.3 * Math.cos(0.9 * i));
 const newRunner = headRunners();
 const SEED = 21;

@@ -5,17 +5,11 @@ import assert from 'node:assert/strict';
 import type { HeadRunnerOptions } from '../../src/heads/runner.ts';
 import { fillEstimatorRows } from '../../src/noise/estimator.ts';
 import { normalRows, STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
-import type { HeadSpec } from '../../src/format/manifest.ts';
 import type { HeadWeights } from '../../src/format/head-params.ts';
-import { randomHeadWeights, referenceMc, referenceMcIndependent, type Matrix } from '../reference/heads.ts';
+import { referenceMc, referenceMcIndependent, type Matrix } from '../reference/heads.ts';
 import { headRunners } from '../helpers/heads.ts';
+import { D, K, R, phi, spec, weights } from '../helpers/small-het-xl.ts';
 
-const D = 6;
-const K = 5;
-const R = 3;
-const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D, K, R, tau: 0.8, minScale: 1e-3 };
-const weights = randomHeadWeights(spec, 303);
-const phi = Float32Array.from({ length: D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
 
 const newRunner = headRunners();
 const runnerFor = (w: HeadWeights, options?: HeadRunnerOptions) => newRunner(spec, w, options);

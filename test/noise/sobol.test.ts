@@ -3,12 +3,11 @@
 // scramblings, an honest replicate standard error, and its error against plain MC at the same S.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HeadSpec } from '../../src/format/manifest.ts';
 import { fillEstimatorRows } from '../../src/noise/estimator.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../../src/noise/normal.ts';
 import { fillSobolNormals, inverseNormalCdf, SOBOL_REPLICATES, sobolInteger, sobolSampleOrder } from '../../src/noise/sobol.ts';
-import { randomHeadWeights } from '../reference/heads.ts';
 import { headRunners } from '../helpers/heads.ts';
+import { D, K, R, phi, spec, weights } from '../helpers/small-het-xl.ts';
 
 test('unscrambled points: the published first points of Joe & Kuo (new-joe-kuo-6.21201), Gray-code order', () => {
   // Dimensions 1-3, points 0-7 (Joe & Kuo's table; scipy.stats.qmc.Sobol(d, scramble=False) gives the same).
@@ -68,12 +67,6 @@ test('chunk independence: a sample gets the same noise whatever block it is gene
   assert.throws(() => fillSobolNormals(new Float32Array(100), 0, 8, 16, 2), /multiple of 16/);
 });
 
-const D = 6;
-const K = 5;
-const R = 3;
-const spec: HeadSpec = { type: 'het-xl', covariance: 'param-efficient', D, K, R, tau: 0.8, minScale: 1e-3 };
-const weights = randomHeadWeights(spec, 303);
-const phi = Float32Array.from({ length: D }, (_, i) => 1.2 * Math.sin(1.7 * i + 0.4));
 const newRunner = headRunners();
 
 test('unbiased over scramblings, honest standard error, and lower error than plain MC at the same S', async () => {
