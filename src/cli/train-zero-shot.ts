@@ -1,47 +1,56 @@
 // npm run train-zero-shot -- --out DIR [options]
-// Trains the zero-shot dual encoder (image MLP + bag-of-words text tower) contrastively on the
-// synthetic shapes scenes (tfjs, wasm backend), with or without HET-XL noise on the image
-// embedding, evaluates zero-shot over the 28 "colour shape" labels on seen and held-out pairs,
-// and writes a zero-shot checkpoint v1 folder. `--help` lists the options.
+// Trains the zero-shot dual encoder (image CNN + bag-of-words text tower) contrastively on the
+// varied synthetic shapes scenes (tfjs, wasm backend), with or without HET-XL noise on the image
+// embedding, evaluates zero-shot over the 28 "colour shape" labels on seen and held-out pairs of
+// three renderers (the classic scenes, the varied training renderer, the independent SVG
+// renderer), and writes a zero-shot checkpoint v1 folder. `--help` lists the options.
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../training/common/progress.ts';
 import { tfWasm } from '../training/common/tf.ts';
 import { DEFAULT_TEMPLATES, evaluateSplit, type SplitEvaluation } from '../training/zero-shot/evaluate.ts';
-import { exportZeroShot } from '../training/zero-shot/export.ts';
+import { evaluationSets, type EvaluationSplit, type Renderer } from '../training/zero-shot/evaluation-sets.ts';
+import { exportZeroShot, ZERO_SHOT_INPUT } from '../training/zero-shot/export.ts';
 import { DualEncoder, type ZeroShotHead } from '../training/zero-shot/model.ts';
-import { evaluateServed, loadServed, type ServedSplitEvaluation } from '../training/zero-shot/served.ts';
+import { evaluateServed, loadServed, servedPixels, type ServedSplitEvaluation } from '../training/zero-shot/served.ts';
 import { loadCheckpoint } from '../format/checkpoint.ts';
 import { HELD_OUT } from '../training/zero-shot/shapes.ts';
-import { defaultConfig, shapesData, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../training/zero-shot/trainer.ts';
+import { defaultConfig, shapesTokenizerJson, trainDualEncoder, vocabularySize } from '../training/zero-shot/trainer.ts';
+import { generateVariedShapes } from '../training/zero-shot/varied-shapes.ts';
 import { nonNegativeInt, numberFlag, positiveInt } from './args.ts';
 
 const HELP = `npm run train-zero-shot -- --out DIR [options]
 
-Trains a zero-shot dual encoder on synthetic 32x32 coloured-shape scenes with captions
-(src/training/zero-shot/shapes.ts; seven colour-shape pairs never appear in training): an image MLP
-(3072 -> hidden ReLU -> E) and a bag-of-words text tower (token embeddings mean-pooled, linear
--> E), with a symmetric contrastive loss over each batch and a learned temperature
+Trains a zero-shot dual encoder on synthetic coloured-shape scenes with captions, drawn with
+varied rendering (src/training/zero-shot/varied-shapes.ts: canvas sizes, shape sizes, positions,
+rotations, colours, anti-aliasing, outlines, backgrounds, JPEG) and resized to 32x32 by the
+server's preprocessing; seven colour-shape pairs never appear in training. An image CNN (3x3
+convolutions, ReLU, max pooling, global mean and max pooling, linear -> E) and a bag-of-words text
+tower (token embeddings mean-pooled, linear -> E), with a symmetric contrastive loss over each
+batch and a learned temperature
 tau = min + (max - min) sigmoid(t). With --head het-xl, HET-XL noise (parameter-efficient, R
 factors) perturbs the image embedding before normalisation and the loss averages S softmaxes
 inside the log. Then evaluates zero-shot classification over the 28 "colour shape" labels on
-seen and held-out pairs (mean and MC modes; accuracy, NLL, ECE, Brier) and writes a zero-shot
+seen and held-out pairs of three renderers: the classic scenes (shapes.ts), the varied training
+renderer with another seed, and an independent SVG renderer never used in training (svg-shapes.ts)
+(mean and MC modes; accuracy, NLL, ECE, Brier), and writes a zero-shot
 checkpoint folder DIR (its base name is the model name) with the metrics in its manifest and
 evaluation.json. Deterministic for a seed.
 
   --out DIR             checkpoint folder to write (required), e.g. models/shapes-zero-shot
   --head het-xl|det     HET-XL noise on the image embedding, or none (default het-xl)
-  --steps N             training steps (default 2000)       --batch-size N (default 64)
+  --steps N             training steps (default 1800)       --batch-size N (default 64)
   --lr X                Adam learning rate, all parameters incl. t (default 0.003)
   --seed N              weight init, batch order and noise draws (default 0)
   --samples S           MC samples per image in the training loss (default 8)
   --factors R           low-rank covariance factors (default 4)
-  --dim E               embedding width (default 32)    --hidden N   image MLP width (default 64)
+  --dim E               embedding width (default 32)
+  --widths A,B,..       channels of the image tower's 3x3 convolutions (default 8,16,32,32)
   --tau-min X --tau-max X   bounds of the learned tau (default 0.01, 1)   --tau-init X (default 0.1)
   --diag-init X         initial diagonal noise bias b_diag; scale softplus(X) (default 0, edward2's zero bias)
-  --train-count N       training scenes (default 6000)   --data-seed N  training data seed (default 1)
-  --eval-count N        scenes per evaluation split (default 1000, seed 99)
+  --train-count N       training scenes (default 20000)   --data-seed N  training data seed (default 1)
+  --eval-count N        scenes per renderer and split (default 1000)
   --eval-samples S      MC samples in the evaluation (default 100)   --eval-seed N (default 0)
   --no-validate         do not check the folder with the server's loader (implies --no-served)
   --no-served           skip the second evaluation through the served path (ZeroShotPipeline)
@@ -51,19 +60,19 @@ const { values } = parseArgs({
   options: {
     out: { type: 'string' },
     head: { type: 'string', default: 'het-xl' },
-    steps: { type: 'string', default: '2000' },
+    steps: { type: 'string', default: '1800' },
     'batch-size': { type: 'string', default: '64' },
     lr: { type: 'string', default: '0.003' },
     seed: { type: 'string', default: '0' },
     samples: { type: 'string', default: '8' },
     factors: { type: 'string', default: '4' },
     dim: { type: 'string', default: '32' },
-    hidden: { type: 'string', default: '64' },
+    widths: { type: 'string', default: '8,16,32,32' },
     'tau-min': { type: 'string', default: '0.01' },
     'tau-max': { type: 'string', default: '1' },
     'tau-init': { type: 'string', default: '0.1' },
     'diag-init': { type: 'string', default: '0' },
-    'train-count': { type: 'string', default: '6000' },
+    'train-count': { type: 'string', default: '20000' },
     'data-seed': { type: 'string', default: '1' },
     'eval-count': { type: 'string', default: '1000' },
     'eval-samples': { type: 'string', default: '100' },
@@ -80,9 +89,10 @@ if (values.help) {
 }
 
 
-function line(name: string, e: SplitEvaluation): string {
-  const f = (m: { accuracy: number; nll: number; ece: number }) => `acc ${m.accuracy.toFixed(3)} nll ${m.nll.toFixed(3)} ece ${m.ece.toFixed(3)}`;
-  return `${name.padEnd(9)} mean: ${f(e.mean)}${e.mc ? ` | mc: ${f(e.mc)}` : ''} | mean, one template: ${f(e.meanSingleTemplate)}`;
+type PerRenderer<T> = Partial<Record<Renderer, Partial<Record<EvaluationSplit, T>>>>;
+
+function f(m: { accuracy: number; nll: number; ece: number }): string {
+  return `acc ${m.accuracy.toFixed(3)} nll ${m.nll.toFixed(3)} ece ${m.ece.toFixed(3)}`;
 }
 
 async function main(): Promise<void> {
@@ -91,7 +101,7 @@ async function main(): Promise<void> {
   if (head !== 'het-xl' && head !== 'det') throw new Error(`--head must be het-xl or det, got "${values.head}"`);
   const seed = numberFlag('seed', values.seed, nonNegativeInt);
   const config = defaultConfig(head, vocabularySize(shapesTokenizerJson()));
-  config.hidden = numberFlag('hidden', values.hidden, positiveInt);
+  config.convWidths = values.widths.split(',').map((w) => numberFlag('widths', w, positiveInt));
   config.dim = numberFlag('dim', values.dim, positiveInt);
   config.factors = numberFlag('factors', values.factors, positiveInt);
   config.temperature = {
@@ -114,21 +124,22 @@ async function main(): Promise<void> {
   const dataSeed = numberFlag('data-seed', values['data-seed'], nonNegativeInt);
   const evalCount = numberFlag('eval-count', values['eval-count'], positiveInt);
   const evaluation = { templates: DEFAULT_TEMPLATES, samples: numberFlag('eval-samples', values['eval-samples'], positiveInt), seed: numberFlag('eval-seed', values['eval-seed'], nonNegativeInt) };
-  const EVAL_SEED_DATA = 99;
 
   await tfWasm();
-  const train = shapesData(trainCount, dataSeed, 'train');
+  const t0 = Date.now();
+  const train = await generateVariedShapes(trainCount, dataSeed, 'train', ZERO_SHOT_INPUT);
+  const dataSeconds = (Date.now() - t0) / 1000;
   const model = new DualEncoder(config, seed);
   const summary = await trainDualEncoder(model, train, training, (total) => createProgress('train-zero-shot', total));
   const started = Date.now();
-  const seenData = shapesData(evalCount, EVAL_SEED_DATA, 'train');
-  const heldOutData = shapesData(evalCount, EVAL_SEED_DATA, 'heldout');
-  const seen = evaluateSplit(model, seenData, evaluation);
-  const heldOut = evaluateSplit(model, heldOutData, evaluation);
+  const sets = await evaluationSets(evalCount);
+  const tfjs: PerRenderer<SplitEvaluation & { data: string }> = {};
+  for (const set of sets) (tfjs[set.renderer] ??= {})[set.split] = { data: set.data, ...evaluateSplit(model, set.pixels, evaluation) };
   const evalSeconds = (Date.now() - started) / 1000;
   const tau = model.tauValue();
   const R = config.factors;
   const headWords = head === 'det' ? 'no noise (det head)' : `HET-XL noise on the image embedding (parameter-efficient, E = ${config.dim}, R = ${R})`;
+  const tower = `CNN 3x3 convolutions ${config.convWidths.join(', ')} (ReLU, 2x2 max pooling between them), global mean + max pooling, linear -> ${config.dim}`;
   const name = basename(values.out);
   const metrics = {
     chance: 1 / 28,
@@ -136,16 +147,15 @@ async function main(): Promise<void> {
     templates: DEFAULT_TEMPLATES,
     mcSamples: head === 'det' ? undefined : evaluation.samples,
     mcSeed: head === 'det' ? undefined : evaluation.seed,
-    seen: { data: `${evalCount} scenes of the 21 seen colour-shape pairs, generateShapes(${evalCount}, ${EVAL_SEED_DATA}, 'train')`, ...seen },
-    heldOut: { data: `${evalCount} scenes of the 7 held-out pairs, generateShapes(${evalCount}, ${EVAL_SEED_DATA}, 'heldout')`, ...heldOut },
+    renderers: tfjs,
     seconds: evalSeconds,
     path: 'tfjs forward of the trained model; the served path figures are under served',
   };
   const { dir } = await exportZeroShot(model, {
     dir: values.out,
     description:
-      `Zero-shot demo dual encoder for 32x32 coloured-shape scenes: image MLP (3072 -> ${config.hidden} -> ${config.dim}) and a bag-of-words text tower, ` +
-      `trained contrastively with tfjs with ${headWords} and a learned temperature (tau ${tau.toFixed(4)}); labels such as "red circle" ` +
+      `Zero-shot demo dual encoder for coloured-shape images (resized to 32x32): image ${tower} and a bag-of-words text tower, ` +
+      `trained contrastively with tfjs on varied renderings with ${headWords} and a learned temperature (tau ${tau.toFixed(4)}); labels such as "red circle" ` +
       `(7 colours x 4 shapes; ${HELD_OUT.map((p) => p.join(' ')).join(', ')} never seen in training). Seed ${seed}.`,
     templates: DEFAULT_TEMPLATES,
     validate: !values['no-validate'],
@@ -153,13 +163,14 @@ async function main(): Promise<void> {
       command: `npm run train-zero-shot -- ${process.argv.slice(2).join(' ')}`.trim(),
       seed,
       data: {
-        generator: 'hetxl-serve/src/training/zero-shot/shapes.ts (pixels quantised to 8 bits)',
-        train: `generateShapes(${trainCount}, ${dataSeed}, 'train')`,
+        generator: 'hetxl-serve/src/training/zero-shot/varied-shapes.ts (encoded as PNG or JPEG, then the server\'s preprocessing to 32x32)',
+        train: `generateVariedShapes(${trainCount}, ${dataSeed}, 'train')`,
+        seconds: dataSeconds,
         heldOutPairs: HELD_OUT.map((p) => p.join(' ')),
       },
       steps: summary.steps,
       training: {
-        model: { imageTower: `MLP 3072 -> ${config.hidden} (ReLU) -> ${config.dim}`, textTower: `token embeddings ${config.vocabulary} x ${config.tokenWidth}, mean over tokens, linear -> ${config.dim}` },
+        model: { imageTower: tower, textTower: `token embeddings ${config.vocabulary} x ${config.tokenWidth}, mean over tokens, linear -> ${config.dim}` },
         head: head === 'det' ? 'det' : { type: 'het-xl', covariance: 'param-efficient', R, diagBiasInit: config.diagBiasInit, minScale: config.minScale },
         loss: 'symmetric contrastive (image -> caption and caption -> image within the batch), -log max(mean_s softmax, 1e-7)',
         optimizer: `Adam ${training.learningRate}`,
@@ -172,22 +183,27 @@ async function main(): Promise<void> {
       evaluation: metrics,
     },
   });
-  // The same evaluation through the served path (loader, ONNX towers, the server's zero-shot head
-  // and noise), written next to the tfjs figures.
-  let served: { seen: ServedSplitEvaluation; heldOut: ServedSplitEvaluation; seconds: number; path: string } | undefined;
+  // The same evaluation through the served path (loader, the server's image decoding for the SVG
+  // renderer's PNG / JPEG files, ONNX towers, the server's zero-shot head and noise), written next
+  // to the tfjs figures.
+  let served: { renderers: PerRenderer<ServedSplitEvaluation>; seconds: number; path: string } | undefined;
   if (!values['no-validate'] && !values['no-served']) {
-    const t0 = Date.now();
+    const t1 = Date.now();
     const model = await loadServed(dir);
+    const renderers: PerRenderer<ServedSplitEvaluation> = {};
     try {
-      served = {
-        seen: await evaluateServed(model, seenData, evaluation.samples, evaluation.seed),
-        heldOut: await evaluateServed(model, heldOutData, evaluation.samples, evaluation.seed),
-        seconds: (Date.now() - t0) / 1000,
-        path: 'served: loadCheckpoint + ZeroShotPipeline.predictPixels (ONNX Runtime CPU), the server noise streams with the same seed',
-      };
+      for (const set of sets) {
+        const pixels = set.encoded ? { images: await servedPixels(model, set.encoded), scenes: set.pixels.scenes } : set.pixels;
+        (renderers[set.renderer] ??= {})[set.split] = await evaluateServed(model, pixels, evaluation.samples, evaluation.seed);
+      }
     } finally {
       await model.dispose();
     }
+    served = {
+      renderers,
+      seconds: (Date.now() - t1) / 1000,
+      path: 'served: loadCheckpoint + ZeroShotPipeline (svg: its own decoding of the PNG and JPEG files; classic and varied: predictPixels), ONNX Runtime CPU, the server noise streams with the same seed',
+    };
     const manifestFile = join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
     manifest.provenance.evaluation.served = served;
@@ -195,13 +211,12 @@ async function main(): Promise<void> {
     await loadCheckpoint(dir);
   }
   await writeFile(join(dir, 'evaluation.json'), JSON.stringify({ tau, ...metrics, served }, null, 2) + '\n');
-  console.log(`wrote ${dir} (${name}; ${summary.steps} steps, ${Math.round(summary.seconds)} s training, ${Math.round(evalSeconds)} s evaluation, tau ${tau.toFixed(4)})`);
-  console.log(line('seen', seen));
-  console.log(line('held-out', heldOut));
-  if (served) {
-    const f = (m: { accuracy: number; nll: number; ece: number }) => `acc ${m.accuracy.toFixed(3)} nll ${m.nll.toFixed(3)} ece ${m.ece.toFixed(3)}`;
-    for (const [split, e] of [['seen', served.seen], ['held-out', served.heldOut]] as const) {
-      console.log(`served ${split.padEnd(9)} mean: ${f(e.mean)}${e.mc ? ` | mc: ${f(e.mc)}` : ''}`);
+  console.log(`wrote ${dir} (${name}; ${Math.round(dataSeconds)} s data, ${summary.steps} steps, ${Math.round(summary.seconds)} s training, ${Math.round(evalSeconds)} s evaluation, tau ${tau.toFixed(4)})`);
+  for (const [renderer, splits] of Object.entries(tfjs)) {
+    for (const [split, e] of Object.entries(splits)) {
+      console.log(`tfjs   ${renderer.padEnd(8)}${split.padEnd(8)} mean: ${f(e.mean)}${e.mc ? ` | mc: ${f(e.mc)}` : ''}`);
+      const s = served?.renderers[renderer as Renderer]?.[split as EvaluationSplit];
+      if (s) console.log(`served ${renderer.padEnd(8)}${split.padEnd(8)} mean: ${f(s.mean)}${s.mc ? ` | mc: ${f(s.mc)}` : ''}`);
     }
   }
   console.log(`chance ${(1 / 28).toFixed(3)}`);

@@ -1,5 +1,6 @@
-// tfjs on its WebAssembly backend: runs offline in Node without native builds. It cannot
-// back-propagate through convolution filters, hence the MLP backbones of the trainers.
+// tfjs on its WebAssembly backend: runs offline in Node without native builds. It has no
+// gradient for convolution filters (no Conv2DBackpropFilter kernel): the Fashion-MNIST trainer
+// uses an MLP, the zero-shot CNN brings its own filter gradient (src/training/zero-shot/conv.ts).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 

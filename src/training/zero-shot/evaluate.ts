@@ -7,7 +7,7 @@ import { stepSeed } from '../common/random.ts';
 import { tf } from '../common/tf.ts';
 import { fillTemplates } from '../../text/prompts.ts';
 import { DualEncoder, l2normalise } from './model.ts';
-import { allLabels, COLOUR_NAMES, SHAPE_NAMES, type ShapesDataset } from './shapes.ts';
+import { allLabels, COLOUR_NAMES, SHAPE_NAMES } from './shapes.ts';
 import { encodeTexts, PIXELS, textEncoder } from './trainer.ts';
 
 /** Default prompt templates: only words the captions use, varying the attributes a label omits. */
@@ -19,6 +19,12 @@ export const DEFAULT_TEMPLATES = [
   'a {label} on a grey background',
   'a {label} on a white background',
 ];
+
+/** Scenes as the backbone sees them: preprocessed pixels [N, 32, 32, 3] and each scene's colour and shape. */
+export interface LabelledPixels {
+  images: Float32Array;
+  scenes: readonly { colour: string; shape: string }[];
+}
 
 /** Index of a scene's "colour shape" in allLabels() (colour-major). */
 export function labelIndex(scene: { colour: string; shape: string }): number {
@@ -104,7 +110,7 @@ export interface EvaluationOptions {
   seed: number;
 }
 
-export function evaluateSplit(model: DualEncoder, data: ShapesDataset, options: EvaluationOptions): SplitEvaluation {
+export function evaluateSplit(model: DualEncoder, data: LabelledPixels, options: EvaluationOptions): SplitEvaluation {
   const labels = allLabels();
   const truth = data.scenes.map(labelIndex);
   const K = labels.length;

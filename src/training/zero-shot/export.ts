@@ -1,22 +1,24 @@
 // Trained dual encoder -> zero-shot checkpoint v1 folder (docs/checkpoint-format.md):
 //   manifest.json      task "zero-shot", head het-xl (param-efficient, D = E) or det, learned tau
-//   backbone.onnx      image [B, 32, 32, 3] NHWC in [0, 1] -> prelogits z [B, E] (unnormalised)
+//   backbone.onnx      image [B, 32, 32, 3] NHWC in [0, 1] -> prelogits z [B, E] (unnormalised): the CNN of model.ts
 //   text.onnx          input_ids [B, L] int64 (pad 0) -> text_embedding [B, E] (unnormalised)
 //   tokenizer.json     WordLevel over the caption vocabulary
 //   head.safetensors   the six HET-XL noise tensors (edward2 names, no loc_layer); empty for det
 // The folder name is the manifest name. The server's loader validates the folder at the end.
 import { basename, resolve } from 'node:path';
-import { FORMAT_VERSION, type InputSpec, type Manifest } from '../../format/manifest.ts';
+import { GraphBuilder } from '../../engine/graph.ts';
+import { BACKBONE_INPUT, BACKBONE_OUTPUT, FORMAT_VERSION, type InputSpec, type Manifest } from '../../format/manifest.ts';
 import { temperatureTau } from '../../format/temperature.ts';
-import { buildMlpOnnx, writeCheckpointFolder } from '../common/export.ts';
+import { writeCheckpointFolder } from '../common/export.ts';
 import { paramValue, TEMPERATURE_PARAM, type ParamValue } from '../common/parameters.ts';
 import { portableProvenance } from '../common/provenance.ts';
 import { buildTextTower } from '../common/text-tower.ts';
-import { headTensorShapes, IMAGE_PARAMS, TEXT_PARAMS, type DualEncoder } from './model.ts';
+import { headTensorShapes, IMAGE_PARAMS, TEXT_PARAMS, type DualEncoder, type DualEncoderConfig } from './model.ts';
 import { allLabels, CHANNELS, IMAGE_SIZE } from './shapes.ts';
 import { shapesTokenizerJson } from './trainer.ts';
 
-const ZERO_SHOT_INPUT: InputSpec = {
+/** The manifest's input: what the server's preprocessing makes of an upload, and of every training scene (varied-shapes.ts). */
+export const ZERO_SHOT_INPUT: InputSpec = {
   height: IMAGE_SIZE,
   width: IMAGE_SIZE,
   channels: CHANNELS,
@@ -62,16 +64,38 @@ function zeroShotManifest(model: DualEncoder, values: Map<string, ParamValue>, n
   };
 }
 
-/** backbone.onnx of the image tower: Flatten -> Gemm -> Relu -> Gemm. */
-function imageTowerOnnx(values: Map<string, ParamValue>, D: number): Uint8Array {
-  return buildMlpOnnx(
-    [
-      { kernel: paramValue(values, IMAGE_PARAMS.hiddenKernel), bias: paramValue(values, IMAGE_PARAMS.hiddenBias), activation: 'Relu' },
-      { kernel: paramValue(values, IMAGE_PARAMS.outKernel), bias: paramValue(values, IMAGE_PARAMS.outBias) },
-    ],
-    ZERO_SHOT_INPUT,
-    D,
-    'zero-shot image tower trained with tfjs: relu(flatten(image) W1 + b1) W2 + b2 (unnormalised embedding), written by hetxl-serve/src/training/zero-shot/export.ts',
+/** A tfjs kernel [3, 3, C, F] (HWIO) in ONNX Conv's order [F, C, 3, 3] (OIHW). */
+function oihw(kernel: ParamValue): Float32Array {
+  const [kh, kw, c, f] = kernel.dims;
+  const out = new Float32Array(kernel.data.length);
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let ci = 0; ci < c; ci++) for (let fo = 0; fo < f; fo++) {
+    out[((fo * c + ci) * kh + i) * kw + j] = kernel.data[((i * kw + j) * c + ci) * f + fo];
+  }
+  return out;
+}
+
+/**
+ * backbone.onnx of the image tower: Transpose to NCHW, then per layer Conv 3x3 (pads 1) -> Relu
+ * (-> MaxPool 2x2 but after the last), GlobalAveragePool and GlobalMaxPool concatenated, Gemm.
+ */
+function imageTowerOnnx(values: Map<string, ParamValue>, config: DualEncoderConfig): Uint8Array {
+  const { imageSize: n, imageChannels: C, convWidths, dim } = config;
+  const g = new GraphBuilder('cnn_image_tower');
+  let h = g.op('Transpose', [g.input(BACKBONE_INPUT, ['B', n, n, C])], { perm: [0, 3, 1, 2] });
+  convWidths.forEach((_, l) => {
+    const kernel = paramValue(values, IMAGE_PARAMS.convKernel(l));
+    const [kh, kw, cin, f] = kernel.dims;
+    const weights = g.initializer('kernel', oihw(kernel), [f, cin, kh, kw]);
+    h = g.op('Relu', [g.op('Conv', [h, weights, g.initializer('bias', paramValue(values, IMAGE_PARAMS.convBias(l)).data, [f])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+    if (l < convWidths.length - 1) h = g.op('MaxPool', [h], { kernel_shape: [2, 2], strides: [2, 2] });
+  });
+  const mean = g.op('Flatten', [g.op('GlobalAveragePool', [h])], { axis: 1 });
+  const max = g.op('Flatten', [g.op('GlobalMaxPool', [h])], { axis: 1 });
+  const out = paramValue(values, IMAGE_PARAMS.outKernel);
+  const z = g.op('Gemm', [g.op('Concat', [mean, max], { axis: 1 }), g.initializer('kernel', out.data, out.dims), g.initializer('bias', paramValue(values, IMAGE_PARAMS.outBias).data, [dim])]);
+  g.output(z, BACKBONE_OUTPUT, ['B', dim]);
+  return g.toBytes(
+    `zero-shot image tower trained with tfjs: ${convWidths.length} 3x3 convolutions (${convWidths.join(', ')} channels, ReLU, 2x2 max pooling between them), global mean and max pooling, linear to E = ${dim} (unnormalised embedding), written by hetxl-serve/src/training/zero-shot/export.ts`,
   );
 }
 
@@ -89,7 +113,7 @@ export async function exportZeroShot(model: DualEncoder, options: ZeroShotExport
       manifest,
       values,
       headTensors: headTensorShapes(model.config),
-      backbone: imageTowerOnnx(values, model.config.dim),
+      backbone: imageTowerOnnx(values, model.config),
       files: { 'text.onnx': textTower, 'tokenizer.json': JSON.stringify(shapesTokenizerJson(), null, 2) + '\n' },
     },
     options.validate ?? true,

@@ -1,5 +1,9 @@
 // The zero-shot dual encoder in tfjs (wasm backend): the same maths the served checkpoint runs.
-//   image tower  z = relu(x W1 + b1) W2 + b2                    x: 32x32x3 NHWC flattened, [0, 1]
+//   image tower  a small CNN on x (32x32x3 NHWC, [0, 1]): per layer l, h = relu(conv3x3(h, K_l) + c_l),
+//                then 2x2 max pooling after every layer but the last; the global mean and the
+//                global max of the last feature map, concatenated, then z = [mean, max] W + b.
+//                Convolutions and pooling see a shape wherever it is and at any size, which the
+//                varied training scenes (varied-shapes.ts) ask for.
 //   text tower   g(c) = mean_{tokens of c} table[token] @ P      (a [B, V] bag-of-words matrix
 //                times the table: the same as the ONNX Gather + masked mean of text-tower.ts,
 //                which wasm cannot differentiate)
@@ -12,17 +16,19 @@
 import type { ParamShape } from '../../format/head-params.ts';
 import { temperatureT } from '../../format/temperature.ts';
 import { createVariables, glorotNormalOrZeros, snapshotVariables, TEMPERATURE_PARAM, variableOf, type ParamValue } from '../common/parameters.ts';
-import type { NoiseSeeds } from '../common/random.ts';
+import { normalStream, type NoiseSeeds } from '../common/random.ts';
 import { tf } from '../common/tf.ts';
+import { conv3x3 } from './conv.ts';
 
 export type ZeroShotHead = 'het-xl' | 'det';
 
 export interface DualEncoderConfig {
   head: ZeroShotHead;
-  /** Flattened image size (32 * 32 * 3). */
-  inputSize: number;
-  /** Hidden width of the image MLP. */
-  hidden: number;
+  /** Input image side (square) and channels: 32, 3. */
+  imageSize: number;
+  imageChannels: number;
+  /** Output channels of the image tower's 3x3 convolutions, first to last (a 2x2 max pool after each but the last). */
+  convWidths: number[];
   /** Embedding width E (image and text). */
   dim: number;
   /** Vocabulary size including [PAD] = 0 and [UNK] = 1. */
@@ -38,11 +44,24 @@ export interface DualEncoderConfig {
 }
 
 export const IMAGE_PARAMS = {
-  hiddenKernel: 'image/hidden/kernel',
-  hiddenBias: 'image/hidden/bias',
+  convKernel: (layer: number) => `image/conv${layer}/kernel`,
+  convBias: (layer: number) => `image/conv${layer}/bias`,
   outKernel: 'image/embedding/kernel',
   outBias: 'image/embedding/bias',
 } as const;
+
+/** The image tower's tensors: per convolution its kernel [3, 3, C_in, C_out] and bias, then the embedding [2 C_last, E] and bias. */
+export function imageTensorShapes(config: DualEncoderConfig): ParamShape[] {
+  const shapes: ParamShape[] = [];
+  let channels = config.imageChannels;
+  config.convWidths.forEach((width, l) => {
+    shapes.push({ name: IMAGE_PARAMS.convKernel(l), dims: [3, 3, channels, width] }, { name: IMAGE_PARAMS.convBias(l), dims: [width] });
+    channels = width;
+  });
+  shapes.push({ name: IMAGE_PARAMS.outKernel, dims: [2 * channels, config.dim] }, { name: IMAGE_PARAMS.outBias, dims: [config.dim] });
+  return shapes;
+}
+
 export const TEXT_PARAMS = { table: 'text/token_embeddings', projection: 'text/projection' } as const;
 export const HEAD_PARAMS = {
   hetKernel: 'scale_layer_heteroscedastic/kernel',
@@ -67,9 +86,18 @@ export function headTensorShapes(config: DualEncoderConfig): ParamShape[] {
   ];
 }
 
-/** The trainers' Glorot-normal kernels and zero biases, but for b_diag (the initial diagonal noise scale is softplus(b_diag)) and the [PAD] row. */
+/**
+ * The trainers' Glorot-normal kernels and zero biases, but for the convolution kernels (He
+ * normal, std sqrt(2 / (9 C_in)), for ReLU layers), b_diag (the initial diagonal noise scale is
+ * softplus(b_diag)) and the [PAD] row.
+ */
 function initialValue(name: string, dims: number[], seed: number, config: DualEncoderConfig): Float32Array {
   if (name === HEAD_PARAMS.diagBias) return new Float32Array(dims[0]).fill(config.diagBiasInit);
+  if (dims.length === 4) {
+    const std = Math.sqrt(2 / (dims[0] * dims[1] * dims[2]));
+    const next = normalStream(seed, name);
+    return Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => std * next());
+  }
   const out = glorotNormalOrZeros(name, dims, seed);
   if (name === TEXT_PARAMS.table) out.fill(0, 0, dims[1]); // [PAD] never contributes
   return out;
@@ -82,12 +110,9 @@ export class DualEncoder {
     readonly config: DualEncoderConfig,
     seed: number,
   ) {
-    const { inputSize, hidden, dim: E, vocabulary: V, tokenWidth: W } = config;
+    const { dim: E, vocabulary: V, tokenWidth: W } = config;
     const shapes = [
-      { name: IMAGE_PARAMS.hiddenKernel, dims: [inputSize, hidden] },
-      { name: IMAGE_PARAMS.hiddenBias, dims: [hidden] },
-      { name: IMAGE_PARAMS.outKernel, dims: [hidden, E] },
-      { name: IMAGE_PARAMS.outBias, dims: [E] },
+      ...imageTensorShapes(config),
       { name: TEXT_PARAMS.table, dims: [V, W] },
       { name: TEXT_PARAMS.projection, dims: [W, E] },
       ...headTensorShapes(config),
@@ -105,10 +130,16 @@ export class DualEncoder {
     return [...this.params.values()];
   }
 
-  /** Unnormalised image embedding z [B, E] of flattened NHWC images [B, 3072]. */
+  /** Unnormalised image embedding z [B, E] of flattened NHWC images [B, 32 * 32 * 3]. */
   imageEmbedding(x: tf.Tensor2D): tf.Tensor2D {
-    const h = tf.relu(tf.add(tf.matMul(x, this.p(IMAGE_PARAMS.hiddenKernel)), this.p(IMAGE_PARAMS.hiddenBias))) as tf.Tensor2D;
-    return tf.add(tf.matMul(h, this.p(IMAGE_PARAMS.outKernel)), this.p(IMAGE_PARAMS.outBias));
+    const { imageSize: n, imageChannels: c, convWidths } = this.config;
+    let h = tf.reshape(x, [x.shape[0], n, n, c]) as tf.Tensor4D;
+    convWidths.forEach((_, l) => {
+      h = tf.relu(tf.add(conv3x3(h, this.p(IMAGE_PARAMS.convKernel(l)) as tf.Tensor4D), this.p(IMAGE_PARAMS.convBias(l)))) as tf.Tensor4D;
+      if (l < convWidths.length - 1) h = tf.maxPool(h, 2, 2, 'valid');
+    });
+    const pooled = tf.concat([tf.mean(h, [1, 2]), tf.max(h, [1, 2])], 1) as tf.Tensor2D;
+    return tf.add(tf.matMul(pooled, this.p(IMAGE_PARAMS.outKernel)), this.p(IMAGE_PARAMS.outBias));
   }
 
   /** Unnormalised text embedding [B, E] from a bag-of-words matrix [B, V] (rows: 1/length per token). */

@@ -1,78 +1,99 @@
-// The tables of docs/results-zero-shot.md, as Markdown text, from finished `npm run train-zero-shot`
-// folders (src/cli/results-zero-shot.ts prints them):
-//   resultTables    mean ± std (sample std over seeds) of accuracy, NLL, ECE and Brier per head,
-//                   split and mode, from each folder's evaluation.json (tfjs and served-path
-//                   figures), plus tau and timings per run
-//   pairBreakdown   per colour–shape pair, served path, mean mode: accuracy, share with the colour
-//                   right, share with the shape right, the most frequent wrong answer
+// The tables of docs/results-zero-shot.md, as Markdown text (src/cli/results-zero-shot.ts prints them):
+//   servedTables    every given checkpoint folder through the served path on every renderer's seen
+//                   and held-out test scenes (evaluation-sets.ts), mean mode and MC: accuracy, NLL,
+//                   ECE, Brier; folders of any age (the first MLP model too), so they are comparable
+//   runTables       from finished `npm run train-zero-shot` folders' evaluation.json: the tfjs and
+//                   served figures side by side, then tau, timings and the command per run
+//   pairBreakdown   per colour–shape pair of one renderer, served path, mean mode: accuracy, share
+//                   with the colour right, share with the shape right, the most frequent wrong answer
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { MetricSummary } from '../../evaluate/metrics.ts';
-import { labelIndex } from './evaluate.ts';
-import { loadServed, servedProbs } from './served.ts';
+import { labelIndex, type LabelledPixels } from './evaluate.ts';
+import { evaluationSets, type EvaluationSet, type EvaluationSplit, type Renderer } from './evaluation-sets.ts';
+import { evaluateServed, loadServed, servedPixels, servedProbs } from './served.ts';
 import { allLabels, SHAPE_NAMES } from './shapes.ts';
-import { shapesData } from './trainer.ts';
+
+const MC = { samples: 100, seed: 0 };
+
+function cells(m: MetricSummary): string {
+  return `${m.accuracy.toFixed(3)} | ${m.nll.toFixed(3)} | ${m.ece.toFixed(3)} | ${m.brier.toFixed(3)}`;
+}
+
+const SPLIT_NAME: Record<EvaluationSplit, string> = { seen: 'seen', heldOut: 'held-out' };
+
+/** The set's pixels as the served model decodes them (svg: its own decoding of the PNG / JPEG files). */
+async function servedSetPixels(model: Awaited<ReturnType<typeof loadServed>>, set: EvaluationSet): Promise<LabelledPixels> {
+  return set.encoded ? { images: await servedPixels(model, set.encoded), scenes: set.pixels.scenes } : set.pixels;
+}
+
+/** One row per folder, renderer, split and mode, through the served path (count scenes per set). */
+export async function servedTables(dirs: string[], count = 1000): Promise<string> {
+  const sets = await evaluationSets(count);
+  const lines = ['| model | renderer | split | mode | accuracy | NLL | ECE | Brier |', '|---|---|---|---|---|---|---|---|'];
+  for (const dir of dirs) {
+    const model = await loadServed(dir);
+    try {
+      for (const set of sets) {
+        const e = await evaluateServed(model, await servedSetPixels(model, set), MC.samples, MC.seed);
+        const name = `${basename(dir)} (${model.metadata.head.type})`;
+        lines.push(`| ${name} | ${set.renderer} | ${SPLIT_NAME[set.split]} | mean | ${cells(e.mean)} |`);
+        if (e.mc) lines.push(`| ${name} | ${set.renderer} | ${SPLIT_NAME[set.split]} | MC (S = ${MC.samples}) | ${cells(e.mc)} |`);
+      }
+    } finally {
+      await model.dispose();
+    }
+  }
+  return lines.join('\n');
+}
 
 interface SplitFigures {
   mean: MetricSummary;
   mc?: MetricSummary;
-  meanSingleTemplate?: MetricSummary;
 }
 
 /** What the tables read of a folder's evaluation.json (cli/train-zero-shot.ts writes it). */
 interface Evaluation {
   tau: number;
-  seen: SplitFigures;
-  heldOut: SplitFigures;
-  served?: { seen: SplitFigures; heldOut: SplitFigures; seconds: number };
+  renderers: Partial<Record<Renderer, Partial<Record<EvaluationSplit, SplitFigures>>>>;
+  served?: { renderers: Partial<Record<Renderer, Partial<Record<EvaluationSplit, SplitFigures>>>> };
 }
 
-function meanStd(xs: number[]): string {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length < 2) return m.toFixed(3);
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
-}
-
-/** The metric table over the runs' heads, splits, modes and paths, then one row per run. */
-export async function resultTables(dirs: string[]): Promise<string> {
-  const runs: { dir: string; head: string; seed: number; e: Evaluation; seconds: number; command: string }[] = [];
+/** tfjs against served per run, renderer, split and mode; then one row per run. */
+export async function runTables(dirs: string[]): Promise<string> {
+  const lines = ['| run | renderer | split | mode | tfjs accuracy / NLL | served accuracy / NLL |', '|---|---|---|---|---|---|'];
+  const runs: string[] = ['', '| run | head | seed | tau | data s | training s | command |', '|---|---|---|---|---|---|---|'];
   for (const dir of dirs) {
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
     const e = JSON.parse(await readFile(join(dir, 'evaluation.json'), 'utf8')) as Evaluation;
-    runs.push({ dir, head: manifest.head.type, seed: manifest.provenance.seed, e, seconds: manifest.provenance.training.seconds, command: manifest.provenance.command });
-  }
-  const lines = ['| model | split | mode | path | accuracy | NLL | ECE | Brier | seeds |', '|---|---|---|---|---|---|---|---|---|'];
-  for (const head of new Set(runs.map((r) => r.head))) {
-    const rs = runs.filter((r) => r.head === head);
-    for (const split of ['seen', 'heldOut'] as const) {
-      for (const mode of ['mean', 'mc', 'meanSingleTemplate'] as const) {
-        for (const path of ['tfjs', 'served'] as const) {
-          const ms = rs.map((r) => (path === 'tfjs' ? r.e[split] : r.e.served?.[split])?.[mode]).filter((m): m is MetricSummary => m !== undefined);
-          if (ms.length === 0) continue;
-          const modeName = mode === 'mc' ? 'MC (S = 100)' : mode === 'mean' ? 'mean' : 'mean, "a {label}" only';
-          lines.push(
-            `| ${head} | ${split === 'seen' ? 'seen' : 'held-out'} | ${modeName} | ${path} | ${meanStd(ms.map((m) => m.accuracy))} | ${meanStd(ms.map((m) => m.nll))} | ${meanStd(ms.map((m) => m.ece))} | ${meanStd(ms.map((m) => m.brier))} | ${ms.length} |`,
-          );
+    for (const [renderer, splits] of Object.entries(e.renderers)) {
+      for (const [split, figures] of Object.entries(splits)) {
+        const served = e.served?.renderers[renderer as Renderer]?.[split as EvaluationSplit];
+        for (const mode of ['mean', 'mc'] as const) {
+          const t = figures[mode];
+          if (!t) continue;
+          const s = served?.[mode];
+          lines.push(`| ${dir} | ${renderer} | ${SPLIT_NAME[split as EvaluationSplit]} | ${mode} | ${t.accuracy.toFixed(3)} / ${t.nll.toFixed(3)} | ${s ? `${s.accuracy.toFixed(3)} / ${s.nll.toFixed(3)}` : '-'} |`);
         }
       }
     }
+    const p = manifest.provenance;
+    runs.push(`| ${dir} | ${manifest.head.type} | ${p.seed} | ${e.tau.toFixed(4)} | ${Math.round(p.data.seconds ?? 0)} | ${Math.round(p.training.seconds)} | \`${p.command}\` |`);
   }
-  lines.push('', '| run | head | seed | tau | training s | command |', '|---|---|---|---|---|---|');
-  for (const r of runs) lines.push(`| ${r.dir} | ${r.head} | ${r.seed} | ${r.e.tau.toFixed(4)} | ${Math.round(r.seconds)} | \`${r.command}\` |`);
-  return lines.join('\n');
+  return [...lines, ...runs].join('\n');
 }
 
-/** Per pair of the seen and held-out evaluation scenes (1000 each, seed 99), through the served model in `modelDir`. */
-export async function pairBreakdown(modelDir: string): Promise<string> {
+/** Per pair of one renderer's seen and held-out test scenes (1000 each), through the served model in `modelDir`, mean mode. */
+export async function pairBreakdown(modelDir: string, renderer: Renderer): Promise<string> {
+  const sets = (await evaluationSets(1000)).filter((s) => s.renderer === renderer);
   const model = await loadServed(modelDir);
   const labels = allLabels();
   const K = labels.length;
   const lines = ['| split | pair | n | accuracy | colour right | shape right | most frequent wrong answer |', '|---|---|---|---|---|---|---|'];
   try {
-    for (const split of ['train', 'heldout'] as const) {
-      const name = split === 'train' ? 'seen' : 'held-out';
-      const data = shapesData(1000, 99, split);
+    for (const set of sets) {
+      const name = SPLIT_NAME[set.split];
+      const data = await servedSetPixels(model, set);
       const probs = await servedProbs(model, data.images, 0, 0);
       const rows = new Map<number, { n: number; hit: number; colour: number; shape: number; wrong: Map<number, number> }>();
       data.scenes.forEach((scene, i) => {

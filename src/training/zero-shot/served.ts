@@ -5,8 +5,8 @@ import { classificationMetrics, metricSummary, type MetricSummary } from '../../
 import { loadCheckpoint } from '../../format/checkpoint.ts';
 import { loadConfig, modelLimitsOf } from '../../config.ts';
 import { ZeroShotPipeline } from '../../pipelines/zero-shot.ts';
-import { labelIndex } from './evaluate.ts';
-import { allLabels, type ShapesDataset } from './shapes.ts';
+import { labelIndex, type LabelledPixels } from './evaluate.ts';
+import { allLabels } from './shapes.ts';
 import { PIXELS } from './trainer.ts';
 
 const SERVED_LIMITS = modelLimitsOf(loadConfig({}, { maxImagePixels: 1 << 20, headMemoryBudgetMB: 64, textCacheSize: 1024 }));
@@ -36,7 +36,12 @@ export interface ServedSplitEvaluation {
   mc?: MetricSummary;
 }
 
-export async function evaluateServed(model: ZeroShotPipeline, data: ShapesDataset, samples: number, seed: number): Promise<ServedSplitEvaluation> {
+/** Encoded images (PNG, JPEG) through the served model's own decoding and resize, as a client's uploads go. */
+export async function servedPixels(model: ZeroShotPipeline, images: Buffer[]): Promise<Float32Array> {
+  return (await model.preprocess(model.prepare({ images, labels: allLabels() }))).data;
+}
+
+export async function evaluateServed(model: ZeroShotPipeline, data: LabelledPixels, samples: number, seed: number): Promise<ServedSplitEvaluation> {
   const truth = data.scenes.map(labelIndex);
   const summary = (probs: Float32Array): MetricSummary => metricSummary(classificationMetrics(probs, allLabels().length, truth));
   const result: ServedSplitEvaluation = { count: truth.length, mean: summary(await servedProbs(model, data.images, 0, seed)) };

@@ -1,5 +1,8 @@
 // Synthetic image–caption dataset for the zero-shot demo: coloured shapes of two sizes at three
 // positions on a few backgrounds, 32x32 RGB, with captions from a small grammar.
+// These fixed ("classic") scenes were the first demo model's training data; now they are a test
+// set and the README's sample images, and the model trains on varied-shapes.ts's renderings. The
+// label sets, the held-out pairs and the caption grammar here are shared by every renderer.
 //
 // Deterministic for a seed. Some colour–shape combinations (HELD_OUT) never appear in the
 // training split, so zero-shot accuracy on them measures composition of words the text tower
@@ -28,11 +31,11 @@ export const SHAPE_NAMES = ['circle', 'square', 'triangle', 'cross'] as const;
 export type Shape = (typeof SHAPE_NAMES)[number];
 
 const SIZES = { small: 5, large: 9 } as const;
-type Size = keyof typeof SIZES;
+export type Size = keyof typeof SIZES;
 const POSITIONS = { left: 10, middle: 16, right: 22 } as const;
-type Position = keyof typeof POSITIONS;
+export type Position = keyof typeof POSITIONS;
 const BACKGROUNDS = { black: [0.02, 0.02, 0.02], grey: [0.35, 0.35, 0.35], white: [0.97, 0.97, 0.97] } as const;
-type Background = keyof typeof BACKGROUNDS;
+export type Background = keyof typeof BACKGROUNDS;
 
 /** Colour–shape pairs kept out of the training split: one per colour, each shape at least once. */
 export const HELD_OUT: ReadonlyArray<readonly [Colour, Shape]> = [
@@ -74,7 +77,12 @@ export interface ShapesDataset {
 /** Which colour–shape pairs a split may draw: training excludes HELD_OUT, heldout is only them. */
 export type Split = 'train' | 'heldout' | 'all';
 
-function pick<T>(items: readonly T[], uniform: () => number): T {
+/** The colour–shape pairs a split draws from. */
+export function splitPairs(split: Split): (readonly [Colour, Shape])[] {
+  return COLOUR_NAMES.flatMap((c) => SHAPE_NAMES.map((s) => [c, s] as const)).filter(([c, s]) => split === 'all' || (split === 'heldout') === isHeldOut(c, s));
+}
+
+export function pick<T>(items: readonly T[], uniform: () => number): T {
   return items[Math.floor(uniform() * items.length)];
 }
 
@@ -109,17 +117,25 @@ function render(scene: ShapeScene, images: Float32Array, offset: number, uniform
   }
 }
 
+/** The words a caption may use: a scene without a nameable background (a gradient, noise) has none. */
+export interface CaptionWords {
+  colour: Colour;
+  shape: Shape;
+  size: Size;
+  position: Position;
+  background?: Background;
+}
+
 /** A caption from the grammar; every form names the colour and the shape. */
-function caption(scene: ShapeScene, uniform: () => number): string {
+export function caption(scene: CaptionWords, uniform: () => number): string {
   const { colour, shape, size, position, background } = scene;
   const forms = [
     `a ${colour} ${shape}`,
     `a ${size} ${colour} ${shape}`,
     `a ${colour} ${shape} on the ${position}`,
     `a ${size} ${colour} ${shape} on the ${position}`,
-    `a ${colour} ${shape} on a ${background} background`,
-    `a ${size} ${colour} ${shape} on the ${position} on a ${background} background`,
   ];
+  if (background) forms.push(`a ${colour} ${shape} on a ${background} background`, `a ${size} ${colour} ${shape} on the ${position} on a ${background} background`);
   return pick(forms, uniform);
 }
 
@@ -135,9 +151,7 @@ export function captionVocabulary(): string[] {
 /** count scenes of the split, deterministic for seed; noise is the pixel noise amplitude. */
 export function generateShapes(count: number, seed: number, split: Split, noise = 0.04): ShapesDataset {
   const uniform = uniformStream(seed, 'shapes');
-  const pairs = COLOUR_NAMES.flatMap((c) => SHAPE_NAMES.map((s) => [c, s] as const)).filter(
-    ([c, s]) => split === 'all' || (split === 'heldout') === isHeldOut(c, s),
-  );
+  const pairs = splitPairs(split);
   const images = new Float32Array(count * IMAGE_SIZE * IMAGE_SIZE * CHANNELS);
   const captions: string[] = [];
   const scenes: ShapeScene[] = [];

@@ -1,4 +1,4 @@
-// Contrastive training of the zero-shot dual encoder on the shapes data (tfjs, wasm backend).
+// Contrastive training of the zero-shot dual encoder on captioned shape scenes (tfjs, wasm backend).
 // Deterministic for a seed: weights from seeded per-tensor streams, batch order from
 // src/training/common/random.ts, the MC noise from tf.randomNormal with a seed per step.
 import type { Progress } from '../common/progress.ts';
@@ -64,8 +64,9 @@ export function encodeTexts(texts: string[], enc: CaptionEncoder): Float32Array 
 export function defaultConfig(head: DualEncoderConfig['head'], vocabulary: number): DualEncoderConfig {
   return {
     head,
-    inputSize: PIXELS,
-    hidden: 64,
+    imageSize: IMAGE_SIZE,
+    imageChannels: CHANNELS,
+    convWidths: [8, 16, 32, 32],
     dim: 32,
     vocabulary,
     tokenWidth: 32,
@@ -76,9 +77,15 @@ export function defaultConfig(head: DualEncoderConfig['head'], vocabulary: numbe
   };
 }
 
+/** Training pairs: images [count, 32 * 32 * 3] NHWC in [0, 1] and one caption each. */
+export interface CaptionedImages {
+  images: Float32Array;
+  captions: string[];
+}
+
 export async function trainDualEncoder(
   model: DualEncoder,
-  data: ShapesDataset,
+  data: CaptionedImages,
   options: TrainOptions,
   progress?: (total: number) => Progress,
   logEvery = 100,

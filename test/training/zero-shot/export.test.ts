@@ -24,7 +24,7 @@ const images = shapesData(N, 21, 'all').images;
 
 async function exported(head: 'het-xl' | 'det') {
   // diag init 0: noise scale softplus(0) ~ 0.7, so MC visibly differs from mean mode
-  const model = new DualEncoder({ ...defaultConfig(head, V), hidden: 16, dim: 8, tokenWidth: 8, factors: 3, diagBiasInit: 0 }, 3);
+  const model = new DualEncoder({ ...defaultConfig(head, V), convWidths: [4, 8], dim: 8, tokenWidth: 8, factors: 3, diagBiasInit: 0 }, 3);
   await trainDualEncoder(model, shapesData(128, 4, 'train'), { steps: 15, batchSize: 32, learningRate: 0.01, samples: 4, seed: 3 });
   const dir = join(await mkdtemp(join(tmpdir(), 'zs-export-')), `tiny-${head}`);
   await exportZeroShot(model, { dir, description: 'export fidelity test', templates: DEFAULT_TEMPLATES, provenance: { command: 'test' } });
