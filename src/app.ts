@@ -69,8 +69,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let registry = options.registry;
   if (!registry) {
-    // INFERENCE_WORKERS: each model's sessions in a worker thread of its own, or in this thread.
-    const loader = config.inferenceWorkers ? workerModelLoader({ log: app.log }) : loadServedModel;
+    // INFERENCE_WORKERS: each model's sessions in a worker thread of its own, or in this thread;
+    // 'auto' keeps a small classifier's short runs in this thread too.
+    const loader = config.inferenceWorkers ? workerModelLoader({ log: app.log, shortRunsLocal: config.inferenceWorkers === 'auto' }) : loadServedModel;
     registry = new ModelRegistry({ provider: config.ortProvider, threads: config.ortThreads }, modelLimitsOf(config), app.log, loader);
     void registry.loadAll(config.modelsDir);
   }

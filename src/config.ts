@@ -46,8 +46,12 @@ export const ConfigSchema = Type.Object({
   ortProvider: Type.Union([Type.Literal('auto'), Type.Literal('cpu'), Type.Literal('cuda')], { default: 'auto' }),
   /** ORT intra-op threads; 0 lets ORT pick one per physical core. */
   ortThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
-  /** Run each model's ONNX Runtime sessions in a worker thread of its own (src/pipelines/worker/), off the HTTP event loop. */
-  inferenceWorkers: Type.Boolean({ default: true }),
+  /**
+   * Run each model's ONNX Runtime sessions in a worker thread of its own (src/pipelines/worker/),
+   * off the HTTP event loop; 'auto': a small classifier's short runs stay on the HTTP thread
+   * (src/pipelines/worker/placement.ts), everything else as with true.
+   */
+  inferenceWorkers: Type.Union([Type.Boolean(), Type.Literal('auto')], { default: 'auto' }),
   /** Time to receive a whole request, headers and body; a stalled upload gets a 408 and is closed. */
   requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
   /** Time to receive the request headers (capped at requestTimeoutMs). */
@@ -145,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const schema = ConfigSchema.properties[key as keyof Config];
     if (schema.type === 'integer') raw[key] = /^-?\d+$/.test(value.trim()) ? Number(value) : value;
     else if (schema.type === 'boolean') raw[key] = BOOLEANS[value.trim().toLowerCase()] ?? value;
+    else if (key === 'inferenceWorkers') raw[key] = BOOLEANS[value.trim().toLowerCase()] ?? (value.trim().toLowerCase() === 'auto' ? 'auto' : value);
     else raw[key] = value;
   }
   const candidate = Value.Default(ConfigSchema, { ...raw, ...overrides }) as Config;

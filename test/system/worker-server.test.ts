@@ -29,6 +29,8 @@ let modelsDir: string;
 let registry: ModelRegistry;
 let on: App;
 let off: App;
+/** The default, INFERENCE_WORKERS=auto: this small model's short runs on the HTTP thread, its long ones in its worker. */
+let auto: App;
 let base: string;
 let image: string;
 
@@ -50,19 +52,20 @@ before(async () => {
   await registry.loadAll(modelsDir);
   on = await buildApp(config, { registry });
   off = await buildApp({ ...config, inferenceWorkers: false });
-  for (let i = 0; i < 1500 && (await off.inject({ url: '/readyz' })).json().status === 'loading'; i++) await new Promise((r) => setTimeout(r, 20));
+  auto = await buildApp(config);
+  for (const app of [off, auto]) for (let i = 0; i < 1500 && (await app.inject({ url: '/readyz' })).json().status === 'loading'; i++) await new Promise((r) => setTimeout(r, 20));
   base = await on.listen({ port: 0, host: '127.0.0.1' });
   image = (await testPng(4, 4, 3)).toString('base64');
 });
 after(async () => {
-  await Promise.all([on.close(), off.close()]);
+  await Promise.all([on.close(), off.close(), auto.close()]);
   await registry.dispose();
   await rm(modelsDir, { recursive: true, force: true });
 });
 
-test('INFERENCE_WORKERS: on by default; true, false, 1 and 0; anything else refused naming the variable', () => {
-  assert.equal(loadConfig({}).inferenceWorkers, true);
-  for (const [value, expected] of [['true', true], ['false', false], ['1', true], ['0', false], [' FALSE ', false]] as const) {
+test('INFERENCE_WORKERS: auto by default; auto, true, false, 1 and 0; anything else refused naming the variable', () => {
+  assert.equal(loadConfig({}).inferenceWorkers, 'auto');
+  for (const [value, expected] of [['true', true], ['false', false], ['1', true], ['0', false], [' FALSE ', false], ['auto', 'auto'], [' Auto ', 'auto']] as const) {
     assert.equal(loadConfig({ INFERENCE_WORKERS: value }).inferenceWorkers, expected, value);
   }
   assert.throws(() => loadConfig({ INFERENCE_WORKERS: 'yes please' }), (e) => e instanceof ConfigError && /INFERENCE_WORKERS="yes please"/.test(e.message));
@@ -70,7 +73,7 @@ test('INFERENCE_WORKERS: on by default; true, false, 1 and 0; anything else refu
 
 const post = (app: App, url: string, body: unknown) => app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
-test('the same answers with workers on and off: classify, zero-shot and KServe v2 pixels', async () => {
+test('the same answers with workers on, off and auto: classify, zero-shot and KServe v2 pixels', async () => {
   const requests: [string, unknown][] = [
     [`/v1/models/${LONG}/classify`, { images: [image, image], mode: 'mean', topK: 5 }],
     [`/v1/models/${LONG}/classify`, { images: [image], mode: 'mc', samples: 300, seed: 4, topK: 5 }],
@@ -78,9 +81,10 @@ test('the same answers with workers on and off: classify, zero-shot and KServe v
     [`/v2/models/${LONG}/infer`, { parameters: { mode: 'mc', samples: 200, seed: 9 }, inputs: [{ name: 'pixels', datatype: 'FP32', shape: [1, 1, 4, 4], data: Array.from({ length: 16 }, (_, i) => i / 16) }] }],
   ];
   for (const [url, body] of requests) {
-    const [a, b] = await Promise.all([post(on, url, body), post(off, url, body)]);
+    const [a, b, c] = await Promise.all([post(on, url, body), post(off, url, body), post(auto, url, body)]);
     assert.equal(a.statusCode, 200, a.body);
     assert.deepStrictEqual(a.json(), b.json(), url);
+    assert.deepStrictEqual(c.json(), b.json(), url);
   }
 });
 
@@ -103,8 +107,11 @@ async function healthzDuring(app: App, samples: number): Promise<number> {
 test('/healthz is answered while an MC request computes, many times more often than with the models on the event loop', { timeout: 120_000 }, async (t) => {
   const inProcess = await healthzDuring(off, 20_000);
   const inWorker = await healthzDuring(on, 20_000);
-  t.diagnostic(`/healthz answers during one MC request (S = 20,000): ${inWorker} with workers, ${inProcess} without`);
+  const underAuto = await healthzDuring(auto, 20_000);
+  t.diagnostic(`/healthz answers during one MC request (S = 20,000): ${inWorker} with workers, ${underAuto} with auto, ${inProcess} without`);
   assert.ok(inWorker > 4 * inProcess, `/healthz answers during one MC request: ${inWorker} with workers, ${inProcess} without`);
+  // K = 2000, D = 64: 20,000 samples are far over placement.ts's bound, so auto sends the run to the worker.
+  assert.ok(underAuto > 4 * inProcess, `/healthz answers during one MC request: ${underAuto} with auto, ${inProcess} without`);
 });
 
 test('a client that hangs up stops the computation in the worker: the next request is answered', { timeout: 120_000 }, async () => {

@@ -28,8 +28,9 @@ import type { PromptTokenizer } from '../../format/tokenizer.ts';
 import { preprocessImages } from '../../image/preprocess.ts';
 import { checkPrompts, type PromptLimits } from '../../text/prompts.ts';
 import { ModelUnloadedError } from '../errors.ts';
-import type { ModelLoader } from '../registry.ts';
+import { loadServedModel, type ModelLoader } from '../registry.ts';
 import type { InferenceInput, ModelLimits, ModelMetadata, PixelBatch, Prediction, PredictOptions, PreparedInput, ServedModel } from '../served-model.ts';
+import { keepsLocalPipeline, LocalFirstModel } from './placement.ts';
 import { deserializeError, transferablesOf, type TextCacheCounts, type WorkerInit, type WorkerReply, type WorkerRequest } from './protocol.ts';
 
 /** The worker script beside this file: model-worker.ts under tsx, model-worker.js in the compiled build. */
@@ -56,6 +57,11 @@ export interface WorkerModelOptions {
   log: WorkerLogger;
   /** Sees each worker thread as it starts (its threadId for logs; tests stop one to play a crash). */
   onWorker?: (worker: Worker) => void;
+  /**
+   * INFERENCE_WORKERS=auto: a small classifier (placement.ts keepsLocalPipeline) also gets a
+   * pipeline on this thread, and only its runs too long for the event loop go to the worker.
+   */
+  shortRunsLocal?: boolean;
 }
 
 /** A model's worker thread stopped without being asked. */
@@ -323,7 +329,19 @@ export class WorkerModel implements ServedModel {
   }
 }
 
-/** The registry's loader with inference workers on: each checkpoint's model in a worker of its own. */
+/**
+ * The registry's loader with inference workers on: each checkpoint's model in a worker of its own;
+ * with `shortRunsLocal` a small classifier's short runs on this thread (placement.ts).
+ */
 export function workerModelLoader(options: WorkerModelOptions): ModelLoader {
-  return (checkpoint, engine, limits) => WorkerModel.start(checkpoint, engine, limits, options);
+  return async (checkpoint, engine, limits) => {
+    const worker = await WorkerModel.start(checkpoint, engine, limits, options);
+    if (!options.shortRunsLocal || !keepsLocalPipeline(checkpoint)) return worker;
+    try {
+      return new LocalFirstModel(await loadServedModel(checkpoint, engine, limits), worker);
+    } catch (error) {
+      await worker.dispose();
+      throw error;
+    }
+  };
 }
