@@ -1,10 +1,13 @@
-// npm run bench:healthz [-- --rounds 2 --duration 20 --samples 1000 --mean-reps 40 --mc-reps 4]
+// npm run bench:healthz [-- --rounds 2 --duration 20 --samples 1000 --mean-reps 40 --mc-reps 4 --workers true,false,auto --bundled]
 // Inference off the event loop (issue #13 item 1): /healthz latency while MC requests keep a
 // paper-scale model busy (K = 29,593, D = 1024, R = 50, generated once into the OS temp folder as
 // bench/mc.ts does), and what the worker costs a single request: mean mode on the bundled
-// hetxl-fashion-mnist, MC S = --samples at paper scale. Every figure with INFERENCE_WORKERS=true
-// and =false, on fresh servers in child processes, alternating on / off for --rounds rounds
-// (a shared, loaded machine drifts: compare neighbouring runs, report the ranges).
+// hetxl-fashion-mnist, MC S = --samples at paper scale. Every figure with each INFERENCE_WORKERS
+// setting of --workers, on fresh servers in child processes, alternating their order for --rounds
+// rounds (a shared, loaded machine drifts: compare neighbouring runs, report the ranges).
+// --bundled: the MC load and the MC request on the bundled hetxl-fashion-mnist instead (no
+// paper-scale model), for INFERENCE_WORKERS=auto, which keeps that model's short runs
+// (S = 100: 64,000 multiply-adds an image) on the HTTP thread and sends long ones (S = 10,000) to its worker.
 // Not a test: figures depend on the machine; docs/performance.md records them with the machine.
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,6 +26,8 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '2' },
     'mean-reps': { type: 'string', default: '40' },
     'mc-reps': { type: 'string', default: '4' },
+    workers: { type: 'string', default: 'true,false,auto' },
+    bundled: { type: 'boolean', default: false },
   },
 });
 const SAMPLES = Number(args.samples);
@@ -38,8 +43,8 @@ async function paperScaleModels(): Promise<{ modelsDir: string; name: string }> 
   return { modelsDir: options.modelsDir, name: options.name };
 }
 
-/** A server over `modelsDir`, with or without workers (paper-scale models take minutes to load). */
-function startBenchServer(modelsDir: string, workers: boolean): Promise<BenchServer> {
+/** A server over `modelsDir` with INFERENCE_WORKERS=`workers` (paper-scale models take minutes to load). */
+function startBenchServer(modelsDir: string, workers: string): Promise<BenchServer> {
   return startServer({ MODELS_DIR: modelsDir, INFERENCE_WORKERS: String(workers), MAX_SAMPLES: String(Math.max(SAMPLES, 10_000)) }, 300_000);
 }
 
@@ -96,16 +101,17 @@ async function pngBody(width: number, height: number, channels: 1 | 3): Promise<
 }
 
 async function main(): Promise<void> {
-  const paper = await paperScaleModels();
+  const paper = args.bundled ? { modelsDir: 'models', name: 'hetxl-fashion-mnist' } : await paperScaleModels();
   const paperInput = JSON.parse(readFileSync(path.join(paper.modelsDir, paper.name, 'manifest.json'), 'utf8')).input as { width: number; height: number; channels: 1 | 3 };
   const paperBody = await pngBody(paperInput.width, paperInput.height, paperInput.channels);
   const fashionBody = await pngBody(28, 28, 1);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; MC S = ${SAMPLES}, ${args.clients} MC clients`);
-  console.log('| round | workers | /healthz p50 ms | p99 ms | max ms | probes | MC requests | mean, hetxl-fashion-mnist ms | MC paper scale ms |');
+  console.log(`| round | workers | /healthz p50 ms | p99 ms | max ms | probes | MC requests | mean, hetxl-fashion-mnist ms | MC ${paper.name} ms |`);
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (let round = 1; round <= Number(args.rounds); round++) {
     // Alternate which setting goes first, so that drift over a round does not favour one.
-    const order = round % 2 === 1 ? [true, false] : [false, true];
+    const settings = args.workers!.split(',');
+    const order = round % 2 === 1 ? settings : settings.reverse();
     for (const workers of order) {
       const server = await startBenchServer(paper.modelsDir, workers);
       const health = await healthzUnderLoad(server.base, paper.name, paperBody);
@@ -114,7 +120,7 @@ async function main(): Promise<void> {
       const fashion = await startBenchServer('models', workers);
       const meanMs = await singleRequest(fashion.base, 'hetxl-fashion-mnist', 'mode=mean', fashionBody, Number(args['mean-reps']));
       await stopServer(fashion.child);
-      console.log(`| ${round} | ${workers ? 'on' : 'off'} | ${fmt(health.p50)} | ${fmt(health.p99)} | ${fmt(health.max)} | ${health.probes} | ${health.mcRequests} | ${fmt(meanMs)} | ${fmt(mcMs)} |`);
+      console.log(`| ${round} | ${workers} | ${fmt(health.p50)} | ${fmt(health.p99)} | ${fmt(health.max)} | ${health.probes} | ${health.mcRequests} | ${fmt(meanMs)} | ${fmt(mcMs)} |`);
     }
   }
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -1,5 +1,6 @@
 // npm run bench:http [-- --model hetxl-fashion-mnist --image docs/examples/sneaker.png --duration 10 --batching both]
 // npm run bench:http -- --peer [--rounds 2 --duration 8]
+// npm run bench:http -- --workers true,auto,false [--rounds 2 --duration 6]
 // Throughput and latency over HTTP on loopback (issue #13 item 2 and item 8, issue #18 item 3):
 // starts the server on the bundled models in a child process, drives it with autocannon
 // (multipart PNG classify requests, keep-alive), and prints per scenario requests/s, p50 / p99
@@ -12,6 +13,9 @@
 // concurrency 32, alternating the servers scenario by scenario for --rounds rounds, after a check
 // that the peer's mean-mode probabilities agree with ours within 1e-6; then a table of ranges and
 // ratios. CPU per request counts each server's whole process tree (threads and worker processes).
+// With --workers: one fresh server per INFERENCE_WORKERS setting in the list, the settings in
+// turn for --rounds rounds, on WORKER_SCENARIOS (concurrency 1, where the hop to the model's
+// worker thread counts most, and two loaded scenarios).
 // Not a test: figures depend on the machine; docs/performance.md records them with the machine.
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -31,6 +35,7 @@ const { values: args } = parseArgs({
     models: { type: 'string', default: 'models' },
     peer: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
+    workers: { type: 'string' },
   },
 });
 const DURATION = Number(args.duration ?? (args.peer ? 8 : 10));
@@ -47,6 +52,14 @@ const SCENARIOS: Scenario[] = [
   { name: 'mean', query: 'mode=mean', connections: 32 },
   { name: 'MC S=100', query: 'mode=mc&samples=100', connections: 8 },
   { name: 'MC S=100', query: 'mode=mc&samples=100', connections: 32 },
+];
+
+/** The INFERENCE_WORKERS comparison's scenarios (--workers). */
+const WORKER_SCENARIOS: Scenario[] = [
+  { name: 'mean', query: 'mode=mean', connections: 1 },
+  { name: 'MC S=100', query: 'mode=mc&samples=100', connections: 1 },
+  { name: 'MC S=100', query: 'mode=mc&samples=100', connections: 8 },
+  { name: 'mean', query: 'mode=mean', connections: 32 },
 ];
 
 interface Row {
@@ -117,6 +130,21 @@ async function batchingBench(payload: { body: Buffer; contentType: string }): Pr
   }
 }
 
+/** --workers: the same scenarios on a fresh server per INFERENCE_WORKERS setting, the settings in turn, round after round. */
+async function workersBench(payload: { body: Buffer; contentType: string }, settings: string[]): Promise<void> {
+  for (let round = 1; round <= Number(args.rounds); round++) {
+    for (const workers of settings) {
+      const { child, base } = await startServer({ MODELS_DIR: args.models!, INFERENCE_WORKERS: workers });
+      try {
+        for (const scenario of WORKER_SCENARIOS) printRow(await runScenario(base, child.pid!, scenario, payload, `w=${workers}`));
+      } finally {
+        await stopServer(child);
+      }
+    }
+    console.log(`# round ${round} done, load ${load()}`);
+  }
+}
+
 /** Which servers run a scenario in the peer comparison: ours and the one-worker peer always, the two-worker peer at c = 32. */
 const PEER_SCENARIOS = SCENARIOS.map((scenario) => ({ scenario, servers: scenario.connections === 32 ? ['ours', 'peer', 'peer x2'] : ['ours', 'peer'] }));
 
@@ -184,4 +212,4 @@ function printPeerTable(rows: Row[]): void {
 
 const payload = await multipartBody(readFileSync(args.image!));
 console.log(`# bench:http${args.peer ? ' --peer' : ''}, model ${args.model}, ${args.image}, ${DURATION} s per scenario; ${cpus().length} x ${cpus()[0]?.model}; load ${load()}`);
-await (args.peer ? peerBench(payload) : batchingBench(payload));
+await (args.peer ? peerBench(payload) : args.workers ? workersBench(payload, args.workers.split(',')) : batchingBench(payload));

@@ -1,4 +1,4 @@
-// npx tsx bench/profile-http.ts [--query mode=mean] [--connections 1] [--duration 10] [--workers true]
+// npx tsx bench/profile-http.ts [--query mode=mean] [--connections 1] [--duration 10] [--workers auto|true|false]
 // Where a request's CPU time goes (issue #18 item 1): the server under autocannon load (one
 // multipart PNG classify, as bench/http.ts sends it) with node --cpu-prof, which writes one
 // profile per thread (the HTTP thread, and each model's worker); each profile's self time summed
@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
     query: { type: 'string', default: 'mode=mean' },
     connections: { type: 'string', default: '1' },
     duration: { type: 'string', default: '10' },
-    workers: { type: 'string', default: 'true' },
+    workers: { type: 'string', default: 'auto' },
     top: { type: 'string', default: '12' },
     functions: { type: 'string', default: '0' },
   },

@@ -1,6 +1,6 @@
 // INFERENCE_WORKERS=auto (src/pipelines/worker/placement.ts): which checkpoints keep a pipeline on
 // the HTTP thread, the size of a run (images x samples x K x D), each run sent to the thread its
-// size says, and the same predictions from the auto loader's model as from the in-process
+// images, size and the runs in flight say, and the same predictions from the auto loader's model as from the in-process
 // pipeline, for runs that stay on this thread and runs that go to the worker.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,19 +76,28 @@ function recorder(name: string, runs: string[]): ServedModel {
   };
 }
 
-test('each run goes where its size says: up to 2^20 multiply-adds here, larger ones to the worker', async () => {
+test('each run goes where its size and the load say: one image up to 2^20 multiply-adds here when idle; larger runs, merged runs and runs under load to the worker', async () => {
   const runs: string[] = [];
   const model = new LocalFirstModel(recorder('local', runs), recorder('worker', runs));
   const input = { images: [], labels: [], warnings: [] };
   const run = (batch: number, options: PredictOptions) => model.predictTensor({ data: new Float32Array(batch), batch }, input, options);
-  await run(32, { mode: 'mean', samples: 1, seed: 0 }); // 20,480
-  await run(1, { mode: 'mc', samples: 1000, seed: 0 }); // 640,000
-  await run(16, { mode: 'mc', samples: 102, seed: 0 }); // 1,044,480
-  await run(16, { mode: 'mc', samples: 103, seed: 0 }); // 1,054,720
-  await run(8, { mode: 'mc', samples: 1000, seed: 0 }); // 5,120,000
+  // K x D = 640: 2^20 / 640 = 1638.4 samples.
+  await run(1, { mode: 'mean', samples: 1000, seed: 0 }); // 640
+  await run(1, { mode: 'mc', samples: 1638, seed: 0 }); // 1,048,320
+  await run(1, { mode: 'mc', samples: 1639, seed: 0 }); // 1,048,960
+  await run(2, { mode: 'mean', samples: 1, seed: 0 }); // 1,280, but two images: a merged run or a batch request
+  // Under load: a short run started while another is in flight goes to the worker.
+  const first = run(1, { mode: 'mean', samples: 1, seed: 0 });
+  const second = run(1, { mode: 'mean', samples: 1, seed: 0 });
+  await Promise.all([first, second]);
+  await run(1, { mode: 'mc', samples: 100, seed: 0 }); // idle again
   await model.warmUp();
   await model.dispose();
-  assert.deepEqual(runs, ['local 32 x 1', 'local 1 x 1000', 'local 16 x 102', 'worker 16 x 103', 'worker 8 x 1000', 'local warm', 'worker warm', 'local disposed', 'worker disposed']);
+  assert.deepEqual(runs, [
+    ...['local 1 x 1', 'local 1 x 1638', 'worker 1 x 1639', 'worker 2 x 1'],
+    ...['local 1 x 1', 'worker 1 x 1', 'local 1 x 100'],
+    ...['local warm', 'worker warm', 'local disposed', 'worker disposed'],
+  ]);
 });
 
 /** Predictions as plain arrays, so that deepStrictEqual compares values bit for bit. */
@@ -109,13 +118,16 @@ test('the auto loader serves a small classifier from both threads with the in-pr
   const size = reference.metadata.input.height * reference.metadata.input.width * reference.metadata.input.channels;
   const pixels = (batch: number) => ({ data: Float32Array.from({ length: batch * size }, (_, i) => Math.sin(i) * 0.5 + 0.5), batch });
   const input = reference.prepare({ images: [] });
-  const cases: [number, PredictOptions][] = [
-    [2, { mode: 'mean', samples: 1, seed: 0, includeLogits: true }],
-    [1, { mode: 'mc', samples: 500, seed: 7 }], // 40,000: this thread
-    [4, { mode: 'mc', samples: 20_000, seed: 7 }], // 6.4 M: the worker
+  // K x D = 80.
+  const cases: [number, PredictOptions, boolean][] = [
+    [1, { mode: 'mean', samples: 1, seed: 0, includeLogits: true }, true],
+    [2, { mode: 'mean', samples: 1, seed: 0, includeLogits: true }, false],
+    [1, { mode: 'mc', samples: 500, seed: 7 }, true], // 40,000
+    [1, { mode: 'mc', samples: 20_000, seed: 7 }, false], // 1.6 M
+    [4, { mode: 'mc', samples: 300, seed: 7 }, false],
   ];
-  for (const [batch, options] of cases) {
-    assert.equal((auto as LocalFirstModel).runsLocally(batch, options), batch * (options.mode === 'mc' ? options.samples : 1) * 5 * 16 <= 2 ** 20);
+  for (const [batch, options, local] of cases) {
+    assert.equal((auto as LocalFirstModel).runsLocally(batch, options), local, JSON.stringify(options));
     const expected = plain(await reference.predictTensor(pixels(batch), input, options));
     assert.deepStrictEqual(plain(await auto.predictTensor(pixels(batch), input, options)), expected, JSON.stringify(options));
   }

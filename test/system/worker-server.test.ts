@@ -76,6 +76,8 @@ const post = (app: App, url: string, body: unknown) => app.inject({ method: 'POS
 test('the same answers with workers on, off and auto: classify, zero-shot and KServe v2 pixels', async () => {
   const requests: [string, unknown][] = [
     [`/v1/models/${LONG}/classify`, { images: [image, image], mode: 'mean', topK: 5 }],
+    // One image in mean mode: under auto, run on the HTTP thread (the others go to the worker).
+    [`/v1/models/${LONG}/classify`, { images: [image], mode: 'mean', topK: 5 }],
     [`/v1/models/${LONG}/classify`, { images: [image], mode: 'mc', samples: 300, seed: 4, topK: 5 }],
     [`/v1/models/${ZS}/zero-shot`, { images: [image], labels: ['red circle', 'green square'], mode: 'mc', samples: 100, seed: 2 }],
     [`/v2/models/${LONG}/infer`, { parameters: { mode: 'mc', samples: 200, seed: 9 }, inputs: [{ name: 'pixels', datatype: 'FP32', shape: [1, 1, 4, 4], data: Array.from({ length: 16 }, (_, i) => i / 16) }] }],

@@ -4,14 +4,16 @@
 // its whole length; the hop to a worker thread and back costs ~0.1-0.3 ms of CPU and two thread
 // wake-ups per call. For a small classifier's short runs the hop is most of the request; for a
 // long MC run it is what keeps /healthz answering. So a small classifier keeps a pipeline of its
-// own on the HTTP thread too, and each run goes where its size says (LocalFirstModel below).
+// own on the HTTP thread too, and each run goes where its size and the load say (LocalFirstModel below).
 //
 // The size of a run: images x samples x K x D multiply-adds (one sample in mean mode), the noisy
 // logits' product that dominates an MC run. Measured in process on the bundled
 // hetxl-fashion-mnist (K = 10, D = 64; 2-vCPU VM, load 6-8, docs/performance.md issue #18):
 // 1 x 1,000 (0.64 M) 1.2 ms, 8 x 100 (0.51 M) 0.58 ms, 32 x 100 (2.0 M) 1.2 ms, 8 x 300 (1.5 M)
 // 1.1 ms, 1 x 3,000 (1.9 M) 3.5 ms, 32 x 1,000 (20 M) 12 ms. Runs up to 2^20 (~1 M) stay about a
-// millisecond, the time of one /healthz answer under such load; longer ones go to the worker.
+// millisecond, the time of one /healthz answer under such load; longer ones go to the worker. Only
+// a lone image's run stays here, and only while no other run is in flight: under load the worker's
+// overlap with this thread's HTTP work is worth more than the hop (measured over HTTP, issue #18).
 // The backbone's cost is not in the count: only a model whose files total under SMALL_MODEL_BYTES
 // (the bound under which its sessions get one ORT thread) keeps a local pipeline at all.
 import { SMALL_MODEL_BYTES } from '../../engine/session.ts';
@@ -36,11 +38,17 @@ export function runWork(metadata: ModelMetadata, images: number, options: Pick<P
 }
 
 /**
- * A small classifier served from both threads: runs up to LOCAL_RUN_WORK in the HTTP thread's own
- * pipeline, larger ones in the worker. Both pipelines are built from the same checkpoint with the
- * same engine options (the same ORT thread count), so a request gets the same bytes either way.
+ * A small classifier served from both threads: a run of one image up to LOCAL_RUN_WORK in the HTTP
+ * thread's own pipeline when no other run of the model is in flight (low load, where the hop is
+ * most of the latency); larger runs, and merged or overlapping runs (load), in the worker, which
+ * then computes while this thread parses and answers the other requests (measured: at
+ * concurrency 8 and 32 sending every short run to the HTTP thread was 0.7-1.3x as fast as the worker). Both pipelines are built from the same checkpoint with
+ * the same engine options (the same ORT thread count), so a request gets the same bytes either way.
  */
 export class LocalFirstModel implements ServedModel {
+  /** Runs of this model in flight, in either thread. */
+  private running = 0;
+
   constructor(
     private readonly local: ServedModel,
     private readonly worker: ServedModel,
@@ -67,14 +75,19 @@ export class LocalFirstModel implements ServedModel {
     return this.local.preprocess(input, signal);
   }
 
-  /** Whether a run of `images` images with `options` runs on this thread. */
+  /** Whether a run of `images` images with `options`, started now, runs on this thread. */
   runsLocally(images: number, options: Pick<PredictOptions, 'mode' | 'samples'>): boolean {
-    return runWork(this.metadata, images, options) <= LOCAL_RUN_WORK;
+    return images === 1 && this.running === 0 && runWork(this.metadata, images, options) <= LOCAL_RUN_WORK;
   }
 
-  predictTensor(pixels: PixelBatch, input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
+  async predictTensor(pixels: PixelBatch, input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
     const target = this.runsLocally(pixels.batch, options) ? this.local : this.worker;
-    return target.predictTensor(pixels, input, options);
+    this.running++;
+    try {
+      return await target.predictTensor(pixels, input, options);
+    } finally {
+      this.running--;
+    }
   }
 
   async predict(input: PreparedInput, options: PredictOptions): Promise<Prediction[]> {
