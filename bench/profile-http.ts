@@ -1,4 +1,4 @@
-// npx tsx bench/profile-http.ts [--query mode=mean] [--connections 1] [--duration 10] [--workers auto|true|false]
+// npx tsx bench/profile-http.ts [--query mode=mean] [--connections 1] [--duration 10] [--workers auto|true|false] [--log-level warn]
 // Where a request's CPU time goes (issue #18 item 1): the server under autocannon load (one
 // multipart PNG classify, as bench/http.ts sends it) with node --cpu-prof, which writes one
 // profile per thread (the HTTP thread, and each model's worker); each profile's self time summed
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '1' },
     duration: { type: 'string', default: '10' },
     workers: { type: 'string', default: 'auto' },
+    'log-level': { type: 'string', default: 'warn' },
     top: { type: 'string', default: '12' },
     functions: { type: 'string', default: '0' },
   },
@@ -98,7 +99,7 @@ function functionOf(frame: ProfileNode['callFrame']): string {
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hetxl-cpu-prof-'));
 const payload = await multipartBody(readFileSync(args.image!));
-const server = await startServer({ MODELS_DIR: 'models', INFERENCE_WORKERS: args.workers! }, 60_000, ['--cpu-prof', '--cpu-prof-dir', dir]);
+const server = await startServer({ MODELS_DIR: 'models', INFERENCE_WORKERS: args.workers!, LOG_LEVEL: args['log-level']! }, 60_000, ['--cpu-prof', '--cpu-prof-dir', dir]);
 const url = `${server.base}/v1/models/${args.model}/classify?${args.query}`;
 const options = { url, method: 'POST' as const, body: payload.body, headers: { 'content-type': payload.contentType }, connections: Number(args.connections) };
 let requests = 0;

@@ -41,9 +41,10 @@ export function runWork(metadata: ModelMetadata, images: number, options: Pick<P
  * A small classifier served from both threads: a run of one image up to LOCAL_RUN_WORK in the HTTP
  * thread's own pipeline when no other run of the model is in flight (low load, where the hop is
  * most of the latency); larger runs, and merged or overlapping runs (load), in the worker, which
- * then computes while this thread parses and answers the other requests (measured: at
- * concurrency 8 and 32 sending every short run to the HTTP thread was 0.7-1.3x as fast as the worker). Both pipelines are built from the same checkpoint with
- * the same engine options (the same ORT thread count), so a request gets the same bytes either way.
+ * then computes while this thread parses and answers the other requests (at concurrency 8 and 32,
+ * sending every short run to the HTTP thread measured 0.7-1.3x the requests/s of the worker).
+ * Both pipelines are built from the same checkpoint with the same engine options (the same ORT
+ * thread count), so a request gets the same bytes either way.
  */
 export class LocalFirstModel implements ServedModel {
   /** Runs of this model in flight, in either thread. */
