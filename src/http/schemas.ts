@@ -43,7 +43,7 @@ export const PredictOptionFields = {
   targetStdError: Type.Optional(
     Type.Number({
       description:
-        "A precision target (mode mc, estimators plain and antithetic): each image stops taking samples at the first of 64, 128, 256, ... samples where the standard error of each reported probability (classify, zero-shot: the topK classes; predictive: all K, or the topN of encoding top-n) is at most this; `samples` is then the cap (default: the largest allowed). A CLT rule with a minimum of 64 samples. The answer reports samplesUsed and stdErrorReached; it equals the answer to samples = samplesUsed. Above 0, at most 0.5, in decimal notation (0.005), else 400 TARGET_STD_ERROR_OUT_OF_RANGE / INVALID_OPTION.",
+        "A precision target (mode mc, estimators plain, antithetic and sobol): each image stops taking samples at the first of 64, 128, 256, ... samples where the standard error of each reported probability (classify, zero-shot: the topK classes; predictive: all K, or the topN of encoding top-n) is at most this; `samples` is then the cap (default: the largest allowed). A CLT rule with a minimum of 64 samples. The answer reports samplesUsed and stdErrorReached; it equals the answer to samples = samplesUsed. Above 0, at most 0.5, in decimal notation (0.005), else 400 TARGET_STD_ERROR_OUT_OF_RANGE / INVALID_OPTION.",
     }),
   ),
   deadlineMs: Type.Optional(
@@ -326,6 +326,7 @@ export const ModelDetails = Type.Object({
   provider: Type.String(),
   input: InputSpec,
   defaults: Type.Object({ mode: Mode, samples: Type.Integer(), maxSamples: Type.Integer(), topK: Type.Integer(), maxTopK: Type.Integer(), seed: Type.Integer() }),
+  estimators: Type.Array(literals(PREDICT_ESTIMATORS), { description: 'The estimators this model takes in mode mc, its default first (empty for a model without mc).' }),
   zeroShot: Type.Optional(ZeroShotSpec),
   provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });

@@ -130,6 +130,15 @@ describe('estimator=candidates', () => {
   });
 });
 
+test("a model's details list the estimators it takes in mode mc, its default first", async () => {
+  const estimators = async (model: string) => (await server.app.inject({ method: 'GET', url: `/v1/models/${model}` })).json().estimators;
+  assert.deepEqual(await estimators(SIGMOID_HETXL), ['exact', 'plain', 'antithetic', 'sobol']);
+  assert.deepEqual(await estimators(SIGMOID_HET), ['exact', 'plain', 'antithetic', 'sobol']);
+  assert.deepEqual(await estimators(SOFTMAX), ['plain', 'antithetic', 'sobol', 'candidates']);
+  assert.deepEqual(await estimators(SOFTMAX_HET), ['plain', 'antithetic', 'sobol']);
+  assert.deepEqual(await estimators(SIGMOID_DET), [], 'no mc, no estimator');
+});
+
 describe('estimators that do not apply: 400 INVALID_OPTION naming the option and what applies', () => {
   const refusals: [string, string, RegExp][] = [
     [SOFTMAX, 'exact', /option 'estimator' exact applies to sigmoid-link het and het-xl classifiers only; model softmax-het-xl \(softmax, het-xl\) takes plain, antithetic/],

@@ -172,6 +172,10 @@ test('the web page in headless Chromium: classify, zero-shot and errors match th
     await page.setInputFiles('#file', sneakerPath);
     await page.fill('#samples', '200');
     await page.fill('#seed', '7');
+    // The estimator menu offers what the model's details list, its default first.
+    const offered = await page.$$eval('#estimator option', (options) => options.map((o) => (o as HTMLOptionElement).value));
+    assert.deepEqual(offered, (await (await fetch(`${base}/v1/models/${M}`)).json()).estimators);
+    assert.deepEqual(offered, ['plain', 'antithetic', 'sobol', 'candidates']);
     await page.selectOption('#estimator', 'antithetic');
     await page.fill('#topk', '3');
     await run(page);

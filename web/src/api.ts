@@ -20,6 +20,8 @@ export interface ModelDetails {
   extraParameters: number;
   provider: string;
   defaults: { mode: 'mean' | 'mc'; samples: number; maxSamples: number; topK: number; maxTopK: number; seed: number };
+  /** The estimators the model takes in mode mc, its default first (empty without mc). */
+  estimators: string[];
   zeroShot?: { templates: string[] };
 }
 

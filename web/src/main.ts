@@ -85,6 +85,10 @@ async function selectModel(name: string): Promise<void> {
   try {
     details = await modelDetails(name);
     showModelInfo(details);
+    // The estimators this model takes, its default first; a choice the new model also takes stays.
+    const chosen = ui.estimator.value;
+    ui.estimator.replaceChildren(...details.estimators.map((e, i) => el('option', { value: e }, i === 0 ? `${e} (default)` : e)));
+    if (details.estimators.includes(chosen)) ui.estimator.value = chosen;
   } catch (error) {
     showError(error);
   }
@@ -144,7 +148,7 @@ async function runOnce(): Promise<void> {
   if (!model) throw new Error('no model selected');
   if (!blob) throw new Error('choose an image first: a sample, a file or a drawing');
   const base: RunOptions = { mode: 'mc', seed: field(ui.seed), topK: field(ui.topK) };
-  const mc: RunOptions = { ...base, samples: field(ui.samples), estimator: ui.estimator.value };
+  const mc: RunOptions = { ...base, samples: field(ui.samples), estimator: ui.estimator.value || undefined };
   const labels = lines(ui.labels.value);
   const templates = lines(ui.templates.value);
   const call = (options: RunOptions) =>

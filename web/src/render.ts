@@ -83,7 +83,9 @@ export interface Strips {
 export function resultColumn(title: string, result: ClassifyResult, strips?: Strips): HTMLElement {
   const prediction = result.predictions[0];
   const mc = result.mode === 'mc';
-  const facts = mc ? `S = ${result.samples}, seed ${result.seed}, ${result.estimator}, ${result.provider}` : `noise off, ${result.provider}`;
+  // estimator=exact draws no samples (the response has no samples or seed).
+  const sampling = result.samples === undefined ? 'no samples' : `S = ${result.samples}, seed ${result.seed}`;
+  const facts = mc ? `${sampling}, ${result.estimator}, ${result.provider}` : `noise off, ${result.provider}`;
   const head = el('tr', {}, el('th', { scope: 'col' }, 'class'), el('th', { scope: 'col' }, 'probability'));
   if (mc) head.append(el('th', { scope: 'col' }, 'std'), el('th', { scope: 'col' }, 'stdError'));
   head.append(el('th', { scope: 'col' }, mc ? 'p̂ ± std, ± stdError' : 'p̂'));

@@ -4,6 +4,7 @@ import type { App, RouteContext } from '../context.ts';
 import { requireModel } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import type { ModelEntry } from '../../pipelines/registry.ts';
+import { estimatorsOf } from '../../pipelines/served-model.ts';
 import { ErrorResponse, LabelsResponse, ModelDetails, ModelList, ModelParams, type ModelSummary } from '../schemas.ts';
 
 export function summarize(entry: ModelEntry): ModelSummary {
@@ -50,6 +51,7 @@ const modelRoutes: FastifyPluginAsync<RouteContext> = async (fastify, { registry
           maxTopK,
           seed: 0,
         },
+        estimators: m.supportsMc ? [...estimatorsOf(m)] : [],
         ...(m.zeroShot ? { zeroShot: m.zeroShot } : {}),
         provenance: m.provenance,
       };
