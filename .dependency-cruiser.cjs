@@ -16,7 +16,7 @@ const below = {
   text: ['format', 'engine'],
   mc: ['format', 'engine', 'noise'],
   heads: ['format', 'engine', 'noise', 'text', 'mc'],
-  uncertainty: ['mc'],
+  uncertainty: ['engine', 'mc'],
   pipelines: ['format', 'engine', 'noise', 'image', 'text', 'mc', 'heads', 'uncertainty'],
   http: ['format', 'pipelines'],
 };

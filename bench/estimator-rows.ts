@@ -7,6 +7,7 @@ import type { HeadWeights } from '../src/format/head-params.ts';
 import type { HeadSpec, Link } from '../src/format/manifest.ts';
 import type { OrtHeadRunner } from '../src/heads/runner.ts';
 import type { Estimator } from '../src/noise/estimator.ts';
+import type { SigmoidQuadrature } from '../src/uncertainty/sigmoid-quadrature.ts';
 
 /** What a row gets: one benchmark head and its held-out inputs. */
 export interface BenchContext {
@@ -20,6 +21,8 @@ export interface BenchContext {
   images: number;
   /** A runner of `spec` (noise cache off), shared by the rows; a row may open its own sessions. */
   runner: OrtHeadRunner;
+  /** estimator=exact's quadrature (sigmoid heads). */
+  quadrature: SigmoidQuadrature;
 }
 
 /** One image's answer: p_hat over all K classes, and what the row wants said about it. */

@@ -2,7 +2,6 @@
 // sampling ones: estimator=exact (sigmoid heads) and estimator=candidates (softmax heads), one
 // EstimatorRow (bench/estimator-rows.ts) per setting, each run as the classifier pipeline runs it.
 import { candidatePrediction } from '../src/pipelines/predictions.ts';
-import { exactSigmoidResult } from '../src/uncertainty/quadrature.ts';
 import { imagePhi, type EstimatorRow } from './estimator-rows.ts';
 
 /** estimator=exact: the head's marginals, then quadrature. */
@@ -11,8 +10,8 @@ const exactRow: EstimatorRow = {
   setting: 'quadrature',
   links: ['sigmoid'],
   async run(ctx, image) {
-    const [marginals] = await ctx.runner.marginals(imagePhi(ctx, image), 1);
-    return { probs: exactSigmoidResult(marginals.mean, marginals.std).probs };
+    const [result] = await ctx.quadrature.predictive(await ctx.runner.marginals(imagePhi(ctx, image), 1));
+    return { probs: result.probs };
   },
 };
 

@@ -19,6 +19,7 @@ import type { EngineOptions } from '../src/engine/session.ts';
 import { loadCheckpoint } from '../src/format/checkpoint.ts';
 import { LINKS, type Link } from '../src/format/manifest.ts';
 import { createHeadRunner } from '../src/heads/runner.ts';
+import { SigmoidQuadrature } from '../src/uncertainty/sigmoid-quadrature.ts';
 import { generateCheckpoint, type WeightProfile } from '../src/synthetic/random-checkpoint.ts';
 import { trainedLookingInputs } from '../src/synthetic/trained-looking.ts';
 import { normalStream } from '../src/training/common/random.ts';
@@ -183,8 +184,9 @@ async function benchProfile(profile: WeightProfile, options: Options, engine: En
   const spec = checkpoint.manifest.head;
   const phi = inputsOf(profile, checkpoint.weights.get('loc_layer/kernel')!.data, scale);
   const runner = await createHeadRunner(spec, checkpoint.weights, engine, { noiseCacheBytes: 0 });
+  const quadrature = await SigmoidQuadrature.create(engine);
   try {
-    const ctx: BenchContext = { profile, spec, weights: checkpoint.weights, engine, phi, images: scale.inputs, runner };
+    const ctx: BenchContext = { profile, spec, weights: checkpoint.weights, engine, phi, images: scale.inputs, runner, quadrature };
     const reference = await references(ctx, checkpoint.manifest.name, scale, cache);
     const applicable = rows.filter((r) => r.links.includes(link));
     const times = await timeRows(applicable, ctx);
@@ -211,7 +213,7 @@ async function benchProfile(profile: WeightProfile, options: Options, engine: En
       );
     }
   } finally {
-    await runner.dispose();
+    await Promise.all([runner.dispose(), quadrature.release()]);
   }
 }
 

@@ -15,15 +15,21 @@ async function timed(run: (rep: number) => Promise<unknown>, rep: number): Promi
   return performance.now() - start;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Times the tasks in turn, round after round (after `warmUp` untimed rounds), so that load from
- * other processes falls on all of them alike. Returns times[task][round] in milliseconds.
+ * other processes falls on all of them alike; `settleMs` of idle before each timed task, so that
+ * none pays for threads the previous one left spinning. Returns times[task][round] in milliseconds.
  */
-export async function interleavedMs(tasks: ((round: number) => Promise<unknown>)[], rounds: number, warmUp = 2): Promise<number[][]> {
+export async function interleavedMs(tasks: ((round: number) => Promise<unknown>)[], rounds: number, warmUp = 2, settleMs = 0): Promise<number[][]> {
   for (let i = 0; i < warmUp; i++) for (const task of tasks) await task(-1 - i);
   const times = tasks.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, task] of tasks.entries()) times[i].push(await timed(task, round));
+    for (const [i, task] of tasks.entries()) {
+      if (settleMs > 0) await sleep(settleMs);
+      times[i].push(await timed(task, round));
+    }
   }
   return times;
 }

@@ -13,9 +13,11 @@ export const OPSET = 17;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
 const INT32 = onnx.TensorProto.DataType.INT32;
+const DOUBLE = onnx.TensorProto.DataType.DOUBLE;
 
-type ElemType = 'float32' | 'int64' | 'int32';
-const ELEM: Record<ElemType, number> = { float32: FLOAT, int64: INT64, int32: INT32 };
+type ElemType = 'float32' | 'float64' | 'int64' | 'int32';
+const ELEM: Record<ElemType, number> = { float32: FLOAT, float64: DOUBLE, int64: INT64, int32: INT32 };
+type InitializerData = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
 function valueInfo(name: string, dims: Dim[], elem: ElemType): onnxProto.onnx.IValueInfoProto {
   return {
@@ -29,8 +31,8 @@ function valueInfo(name: string, dims: Dim[], elem: ElemType): onnxProto.onnx.IV
   };
 }
 
-function tensorProto(name: string, data: Float32Array | Int32Array | BigInt64Array, dims: number[]): onnxProto.onnx.ITensorProto {
-  const elemType = data instanceof Float32Array ? FLOAT : data instanceof Int32Array ? INT32 : INT64;
+function tensorProto(name: string, data: InitializerData, dims: number[]): onnxProto.onnx.ITensorProto {
+  const elemType = data instanceof Float32Array ? FLOAT : data instanceof Float64Array ? DOUBLE : data instanceof Int32Array ? INT32 : INT64;
   // raw_data is little-endian; every platform Node and ORT run on here is little-endian.
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return { name, dims, dataType: elemType, rawData: raw };
@@ -79,7 +81,7 @@ export class GraphBuilder {
   }
 
   /** A constant weight stored in the model. */
-  initializer(hint: string, data: Float32Array | Int32Array | BigInt64Array, dims: number[]): string {
+  initializer(hint: string, data: InitializerData, dims: number[]): string {
     const name = this.fresh(hint);
     this.initializers.push(tensorProto(name, data, dims));
     return name;

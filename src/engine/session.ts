@@ -68,6 +68,11 @@ export interface SessionOptions {
    * S = 100 107-132 -> 55-67 ms, S = 1000 595-651 -> 535-627 ms with spinning off everywhere else.
    */
   spinning?: boolean;
+  /**
+   * Its runs are long whatever the model's size (a graph with no weights to speak of over large
+   * inputs): a thread per core under ORT_THREADS = 0, not the small-model rule's one.
+   */
+  computeBound?: boolean;
 }
 
 /**
@@ -82,16 +87,16 @@ export interface SessionOptions {
 export const SMALL_MODEL_BYTES = 4 * 1024 * 1024;
 
 /** ORT's intra-op threads for a session of `model`: ORT_THREADS, or for 0 one per core (0) or one for a small model. */
-export function intraOpThreadsFor(model: Uint8Array, options: EngineOptions): number {
+export function intraOpThreadsFor(model: Uint8Array, options: EngineOptions, session: SessionOptions = {}): number {
   if (options.threads > 0) return options.threads;
-  return model.byteLength < SMALL_MODEL_BYTES ? 1 : 0;
+  return model.byteLength < SMALL_MODEL_BYTES && !session.computeBound ? 1 : 0;
 }
 
 export async function createSession(model: Uint8Array, options: EngineOptions, session: SessionOptions = {}): Promise<Session> {
   const provider = await resolveProvider(options);
   const created = await ort.InferenceSession.create(model, {
     executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-    intraOpNumThreads: intraOpThreadsFor(model, options),
+    intraOpNumThreads: intraOpThreadsFor(model, options, session),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     ...(session.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),

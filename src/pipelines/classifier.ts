@@ -2,39 +2,40 @@
 // head (softmax or sigmoid link) -> statistics, over the checkpoint's own K labels.
 import type { EngineOptions } from '../engine/session.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import type { Manifest } from '../format/manifest.ts';
 import { createHeadRunner } from '../heads/runner.ts';
 import type { HeadRunner } from '../heads/types.ts';
 import { ImageTower } from './image-tower.ts';
-import { exactSigmoidResult } from '../uncertainty/quadrature.ts';
+import { SigmoidQuadrature } from '../uncertainty/sigmoid-quadrature.ts';
 import { DEFAULT_TOLERANCE } from '../heads/candidates.ts';
 import { candidatePrediction, mcPrediction, meanPrediction, sigmoidExactPrediction, sigmoidMcPrediction, sigmoidMeanPrediction } from './predictions.ts';
 import { estimatorsOf, metadataOf, samplingOptions, type InferenceInput, type ModelLimits, type ModelMetadata, type PixelBatch, type Prediction, type PredictOptions, type PreparedInput, type ServedModel } from './served-model.ts';
 
 export class ClassifierPipeline implements ServedModel {
   readonly task = 'classification';
-  readonly metadata: ModelMetadata;
   private headRunCount = 0;
 
   private constructor(
-    manifest: Manifest,
+    readonly metadata: ModelMetadata,
     readonly labels: readonly string[],
     private readonly backbone: ImageTower,
     private readonly head: HeadRunner,
-  ) {
-    // DET has no noise, so only its mean mode exists.
-    this.metadata = metadataOf(manifest, backbone.provider, manifest.head.type !== 'det');
-  }
+    /** estimator=exact's quadrature: sigmoid HET and HET-XL heads only. */
+    private readonly quadrature: SigmoidQuadrature | undefined,
+  ) {}
 
   static async load(checkpoint: Checkpoint, engine: EngineOptions, limits: ModelLimits): Promise<ClassifierPipeline> {
     const backbone = await ImageTower.create(checkpoint.backbone, checkpoint.manifest.input, engine, limits.maxImagePixels);
+    let head: HeadRunner | undefined;
     try {
-      const head = await createHeadRunner(checkpoint.manifest.head, checkpoint.weights, engine, {
+      head = await createHeadRunner(checkpoint.manifest.head, checkpoint.weights, engine, {
         memoryBudgetBytes: limits.headMemoryBudgetBytes,
       });
-      return new ClassifierPipeline(checkpoint.manifest, checkpoint.labels, backbone, head);
+      // DET has no noise, so only its mean mode exists.
+      const metadata = metadataOf(checkpoint.manifest, backbone.provider, checkpoint.manifest.head.type !== 'det');
+      const quadrature = estimatorsOf(metadata).includes('exact') ? await SigmoidQuadrature.create(engine) : undefined;
+      return new ClassifierPipeline(metadata, checkpoint.labels, backbone, head, quadrature);
     } catch (error) {
-      await backbone.release();
+      await Promise.all([backbone.release(), head?.dispose()]);
       throw error;
     }
   }
@@ -86,7 +87,8 @@ export class ClassifierPipeline implements ServedModel {
       return (await this.head.mean(phi, batch)).map(sigmoid ? sigmoidMeanPrediction : meanPrediction);
     }
     if (sigmoid && options.estimator === 'exact') {
-      return (await this.head.marginals(phi, batch, options.signal)).map((m) => sigmoidExactPrediction(exactSigmoidResult(m.mean, m.std)));
+      const marginals = await this.head.marginals(phi, batch, options.signal);
+      return (await this.quadrature!.predictive(marginals, options.signal)).map(sigmoidExactPrediction);
     }
     if (sigmoid) return (await this.head.sigmoidMc(phi, batch, samplingOptions(options))).map((r) => sigmoidMcPrediction(r, options.samples));
     if (options.estimator === 'candidates') {
@@ -111,6 +113,6 @@ export class ClassifierPipeline implements ServedModel {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.backbone.release(), this.head.dispose()]);
+    await Promise.all([this.backbone.release(), this.head.dispose(), this.quadrature?.release()]);
   }
 }

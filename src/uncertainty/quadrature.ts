@@ -1,6 +1,7 @@
-// Exact per-class statistics of a sigmoid head from the Gaussian marginals of its tempered logits
-// (docs/estimators.md): for v ~ N(m, s^2), by quadrature in float64,
+// The quadrature rules behind estimator=exact for sigmoid heads (docs/estimators.md): for
+// v ~ N(m, s^2), the tempered logit's marginal,
 //   E[sigmoid(v)],   Var[sigmoid(v)] (hence the std),   E[h(sigmoid(v))] with h(sigmoid(v)) = softplus(v) - v sigmoid(v).
+// Evaluated in an ORT graph, src/uncertainty/sigmoid-quadrature.ts.
 //
 // Two rules, split at s = GAUSS_LAGUERRE_FROM (28 nodes each: 28 exponentials and logarithms per
 // class below the split, 56 exponentials above):
@@ -12,14 +13,10 @@
 //   phi is the N(m, s^2) density and sigmoid(-t) = e^-t sigmoid(t); sigmoid^2 and h alike. What
 //   is left is e^-t times a smooth function on [0, inf): Gauss-Laguerre. The smaller s, the
 //   sharper phi against e^-t, so this rule fails for small s.
-// Measured against a trapezoid reference over m in [-200, 200], s in [0, 1e3]
-// (test/uncertainty/quadrature.test.ts, and a finer scan of m near the split): at most 6e-8
-// absolute error for the three moments, worst at the split (Gauss-Hermite 5.5e-8 at s = 1.5,
-// Gauss-Laguerre 2.3e-8 at s = 1.51; both below 1e-8 from a quarter away from it).
-// The documented bound is 1e-6. Nodes and weights come from the Jacobi matrices of the two
-// weights (Golub-Welsch), computed once at load.
-import type { SigmoidMcResult } from '../mc/types.ts';
-
+// In float64 the two rules are within 6e-8 of a trapezoid reference over m in [-200, 200],
+// s in [0, 1e3], worst at the split (Gauss-Hermite 5.5e-8 at s = 1.5, Gauss-Laguerre 2.3e-8 at
+// s = 1.51; both below 1e-8 from a quarter away from it). Nodes and weights come from the Jacobi
+// matrices of the two weights (Golub-Welsch), computed once at load.
 const HERMITE_NODES = 28;
 const LAGUERRE_NODES = 28;
 /** Tempered-logit std from which the Gauss-Laguerre form is used. */
@@ -119,10 +116,18 @@ export function normalCdf(x: number): number {
   return x >= 0 ? 1 - upper : upper;
 }
 
-const SQRT_2PI = Math.sqrt(2 * Math.PI);
-const HERMITE = gaussHermiteRule(HERMITE_NODES);
-/** Gauss-Laguerre nodes, with the weights times each remainder's smooth factor at the node. */
-const LAGUERRE = (() => {
+/** The Gauss-Hermite rule of the small-s branch. */
+export const HERMITE: QuadratureRule = gaussHermiteRule(HERMITE_NODES);
+
+/**
+ * The Gauss-Laguerre nodes of the large-s branch (for m <= 0; the caller reflects), with the
+ * weights times each remainder's smooth factor at the node, so that for the N(m, s^2) densities
+ * phi(t) and phi(-t) at the nodes:
+ *   E[sigmoid(v)]   = Phi(m / s) + sum_j sigmoid_j (phi(-t_j) - phi(t_j))
+ *   E[sigmoid(v)^2] = Phi(m / s) + sum_j squareNegative_j phi(-t_j) - squarePositive_j phi(t_j)
+ *   E[h(sigmoid(v))] =             sum_j entropy_j (phi(t_j) + phi(-t_j))
+ */
+export const LAGUERRE = (() => {
   const { nodes, weights } = gaussLaguerreRule(LAGUERRE_NODES);
   const sigmoidAt = nodes.map((t) => 1 / (1 + Math.exp(-t)));
   return {
@@ -136,89 +141,3 @@ const LAGUERRE = (() => {
     entropy: weights.map((w, j) => w * (Math.exp(nodes[j]) * Math.log1p(Math.exp(-nodes[j])) + nodes[j] * sigmoidAt[j])),
   };
 })();
-
-/** E[sigmoid(v)], its std and E[h(sigmoid(v))] for v ~ N(m, s^2). */
-export interface SigmoidGaussianMoments {
-  probability: number;
-  std: number;
-  expectedBinaryEntropy: number;
-}
-
-const sigmoidValues = new Float64Array(HERMITE_NODES);
-
-function hermiteMoments(m: number, s: number, out: SigmoidGaussianMoments): void {
-  let probability = 0;
-  let entropy = 0;
-  for (let i = 0; i < HERMITE_NODES; i++) {
-    const v = m + s * HERMITE.nodes[i];
-    // One exponential per node: x = e^-|v|, sigmoid(v) = 1 / (1 + x) or x / (1 + x), and
-    // h = log(1 + x) + |v| x / (1 + x) (h is even in v: two non-negative terms, no cancellation).
-    const a = Math.abs(v);
-    const x = Math.exp(-a);
-    const tail = x / (1 + x);
-    const q = v >= 0 ? 1 - tail : tail;
-    sigmoidValues[i] = q;
-    probability += HERMITE.weights[i] * q;
-    entropy += HERMITE.weights[i] * (Math.log1p(x) + a * tail);
-  }
-  // The variance about the mean, not E[q^2] - E[q]^2: no cancellation for tiny s.
-  let variance = 0;
-  for (let i = 0; i < HERMITE_NODES; i++) variance += HERMITE.weights[i] * (sigmoidValues[i] - probability) ** 2;
-  out.probability = probability;
-  out.std = Math.sqrt(variance);
-  out.expectedBinaryEntropy = entropy;
-}
-
-/** For m <= 0 (the caller reflects), where E[q] and E[q^2] are small and their difference does not cancel. */
-function laguerreMoments(m: number, s: number, out: SigmoidGaussianMoments): void {
-  const step = normalCdf(m / s);
-  const scale = 1 / (s * SQRT_2PI);
-  const inverse2Variance = 1 / (2 * s * s);
-  let probability = step;
-  let square = step;
-  let entropy = 0;
-  for (let j = 0; j < LAGUERRE_NODES; j++) {
-    const t = LAGUERRE.nodes[j];
-    const densityPositive = scale * Math.exp(-((t - m) ** 2) * inverse2Variance);
-    const densityNegative = scale * Math.exp(-((t + m) ** 2) * inverse2Variance);
-    probability += LAGUERRE.sigmoid[j] * (densityNegative - densityPositive);
-    square += LAGUERRE.squareNegative[j] * densityNegative - LAGUERRE.squarePositive[j] * densityPositive;
-    entropy += LAGUERRE.entropy[j] * (densityPositive + densityNegative);
-  }
-  out.probability = probability;
-  out.std = Math.sqrt(Math.max(square - probability * probability, 0));
-  out.expectedBinaryEntropy = entropy;
-}
-
-/** The moments of sigmoid(v), v ~ N(m, s^2), into `out` (s >= 0; s = 0 gives sigmoid(m) and std 0, to rounding). */
-export function sigmoidGaussianMoments(m: number, s: number, out: SigmoidGaussianMoments = { probability: 0, std: 0, expectedBinaryEntropy: 0 }): SigmoidGaussianMoments {
-  if (!(s >= 0)) throw new RangeError(`the std of a logit must be >= 0, got ${s}`);
-  if (s <= GAUSS_LAGUERRE_FROM) {
-    hermiteMoments(m, s, out);
-    return out;
-  }
-  // sigmoid(-v) = 1 - sigmoid(v): the std and the entropy are even in m, the probability flips.
-  laguerreMoments(-Math.abs(m), s, out);
-  if (m > 0) out.probability = 1 - out.probability;
-  return out;
-}
-
-/**
- * The exact sigmoid predictive of one image from the marginals of its tempered logits
- * u_k / tau ~ N(mean_k, std_k^2), in the shape of the MC result (its std the exact one).
- */
-export function exactSigmoidResult(mean: ArrayLike<number>, std: ArrayLike<number>): SigmoidMcResult {
-  const K = mean.length;
-  if (std.length !== K) throw new RangeError(`mean has ${K} classes, std ${std.length}`);
-  const probs = new Float32Array(K);
-  const stds = new Float32Array(K);
-  const expectedBinaryEntropy = new Float64Array(K);
-  const moments: SigmoidGaussianMoments = { probability: 0, std: 0, expectedBinaryEntropy: 0 };
-  for (let k = 0; k < K; k++) {
-    sigmoidGaussianMoments(mean[k], std[k], moments);
-    probs[k] = moments.probability;
-    stds[k] = moments.std;
-    expectedBinaryEntropy[k] = moments.expectedBinaryEntropy;
-  }
-  return { probs, std: stds, expectedBinaryEntropy };
-}

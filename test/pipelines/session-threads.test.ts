@@ -13,6 +13,7 @@ test('threads: one for a model under SMALL_MODEL_BYTES with ORT_THREADS 0, ORT\'
   const auto = { provider: 'cpu' as const, threads: 0 };
   assert.equal(intraOpThreadsFor(new Uint8Array(SMALL_MODEL_BYTES - 1), auto), 1);
   assert.equal(intraOpThreadsFor(new Uint8Array(SMALL_MODEL_BYTES), auto), 0);
+  assert.equal(intraOpThreadsFor(new Uint8Array(SMALL_MODEL_BYTES - 1), auto, { computeBound: true }), 0);
   assert.equal(intraOpThreadsFor(new Uint8Array(10), { ...auto, threads: 3 }), 3);
   assert.equal(intraOpThreadsFor(new Uint8Array(SMALL_MODEL_BYTES * 2), { ...auto, threads: 2 }), 2);
 });
