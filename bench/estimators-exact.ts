@@ -1,6 +1,7 @@
-// Rows of the error-against-cost table (bench/estimators.ts) for the estimators that are not
-// sampling ones: estimator=exact (sigmoid heads) and estimator=candidates (softmax heads), one
-// EstimatorRow (bench/estimator-rows.ts) per setting, each run as the classifier pipeline runs it.
+// Rows of the error-against-cost table (bench/estimators.ts) for the estimators that use the
+// logits' marginals: estimator=exact (sigmoid heads), estimator=candidates and estimator=control
+// (softmax heads), one EstimatorRow (bench/estimator-rows.ts) per setting, each run as the
+// classifier pipeline runs it.
 import { candidatePrediction } from '../src/pipelines/predictions.ts';
 import { imagePhi, type EstimatorRow } from './estimator-rows.ts';
 
@@ -31,4 +32,17 @@ function candidatesRow(samples: number, tolerance: number): EstimatorRow {
   };
 }
 
-export const exactRows: EstimatorRow[] = [exactRow, candidatesRow(1000, 1e-3), candidatesRow(1000, 1e-2)];
+/** estimator=control at S samples: the marginals, then antithetic MC corrected by the control variate. */
+function controlRow(samples: number): EstimatorRow {
+  return {
+    estimator: 'control',
+    setting: `S = ${samples}`,
+    links: ['softmax'],
+    async run(ctx, image, seed) {
+      const [answer] = await ctx.runner.controlMc(imagePhi(ctx, image), 1, { samples, seed });
+      return { probs: answer.probs };
+    },
+  };
+}
+
+export const exactRows: EstimatorRow[] = [exactRow, candidatesRow(1000, 1e-3), candidatesRow(1000, 1e-2), ...[100, 130, 200, 300].map(controlRow)];

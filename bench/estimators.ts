@@ -168,7 +168,8 @@ async function scoreRow(row: EstimatorRow, ctx: BenchContext, reference: Float32
  */
 async function timeRows(rows: EstimatorRow[], ctx: BenchContext): Promise<number[]> {
   const tasks = rows.map((row) => (round: number) => row.run(ctx, Math.max(round, 0) % ctx.images, 5000 + Math.max(round, 0)));
-  return (await interleavedMs(tasks, ctx.images, 1)).map(median);
+  // Each after 100 ms idle: threads a sample graph leaves spinning slow the next run (bench/exact.ts).
+  return (await interleavedMs(tasks, ctx.images, 1, 100)).map(median);
 }
 
 /** Per input: the reference's predictive entropy and top-1 probability (the spread, peaked to flat). */

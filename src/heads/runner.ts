@@ -11,7 +11,7 @@ import { NoiseCache } from '../noise/cache.ts';
 import { ESTIMATORS } from '../noise/estimator.ts';
 import { buildHeadGraphs } from './graphs.ts';
 import { CENTER, LOADINGS, LOC, PHI, type HeadGraphs } from './graph-io.ts';
-import { marginalsFromFeeds, marginalsFromOutputs, marginalsPlan, type LogitMarginals, type MarginalsPlan } from './marginals.ts';
+import { DIFFERENCE_ROWS, marginalsFromFeeds, marginalsFromOutputs, marginalsPlan, type LogitMarginals, type MarginalsPlan } from './marginals.ts';
 import { buildCandidateSampleModel, CANDIDATE_FRACTION, CANDIDATES, gatherColumns, selectCandidates, type CandidateMcResult } from './candidates.ts';
 import type { HeadRunner } from './types.ts';
 
@@ -129,15 +129,32 @@ export class OrtHeadRunner implements HeadRunner {
    * Per image, the Gaussian marginals of the tempered logits u_k / tau (src/heads/marginals.ts):
    * O(K D R), no samples. DET has none (no noise).
    */
-  async marginals(phi: Float32Array, batch: number, signal?: AbortSignal): Promise<LogitMarginals[]> {
+  async marginals(phi: Float32Array, batch: number, signal?: AbortSignal, differences = true): Promise<LogitMarginals[]> {
     this.checkPhi(phi, batch);
     signal?.throwIfAborted();
     const plan = this.marginalSource;
     if (!plan) throw new Error('a det head has no noise, so no logit marginals');
     if (plan.kind === 'graph') {
-      return marginalsFromOutputs(await this.marginalsSession!.run({ [PHI]: floatTensor(phi, [batch, this.graphs.D]) }), this.graphs.K, batch);
+      const feeds: Feeds = { [PHI]: floatTensor(phi, [batch, this.graphs.D]) };
+      if (this.graphs.link === 'softmax') feeds[DIFFERENCE_ROWS] = int64Tensor(BigInt64Array.of(differences ? BigInt(batch) : 0n), [1]);
+      return marginalsFromOutputs(await this.marginalsSession!.run(feeds), this.graphs.K, batch);
     }
-    return marginalsFromFeeds(plan, await this.perImageFeeds(phi, batch), batch);
+    return marginalsFromFeeds(plan, await this.perImageFeeds(phi, batch), batch, differences);
+  }
+
+  /**
+   * estimator=control (src/mc/control.ts), softmax HET and HET-XL heads: antithetic MC corrected
+   * per class by the lognormal control variate exp(t_k - a_k), a_k = m_k + s_k^2 / 2 from the
+   * logits' marginals. No precision target (its standard errors are those of the correction).
+   */
+  async controlMc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]> {
+    this.requireLink('softmax');
+    this.checkPhi(phi, batch);
+    checkMcOptions(options);
+    if (options.targetStdError !== undefined) throw new RangeError('estimator control takes no targetStdError');
+    options.signal?.throwIfAborted();
+    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, false);
+    return runMc(this.mcShape(batch), { ...options, estimator: 'antithetic' }, this.noise, (noise) => this.sampleSession.run({ ...feeds, ...noise }), marginals);
   }
 
   /**
@@ -153,8 +170,7 @@ export class OrtHeadRunner implements HeadRunner {
     if (!this.candidateSession) throw new Error(`estimator candidates needs a HET-XL head, this one is ${this.graphs.type}`);
     options.signal?.throwIfAborted();
     const plain: McOptions = { ...options, estimator: 'plain' };
-    const feeds = await this.perImageFeeds(phi, batch);
-    const marginals = this.marginalSource?.kind === 'graph' ? await this.marginals(phi, batch, options.signal) : marginalsFromFeeds(this.marginalSource!, feeds, batch);
+    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, true);
     const results: CandidateMcResult[] = [];
     for (let b = 0; b < batch; b++) {
       const image = imageFeeds(feeds, b);
@@ -187,6 +203,14 @@ export class OrtHeadRunner implements HeadRunner {
 
   private requireLink(link: Link): void {
     if (this.graphs.link !== link) throw new Error(`this head's link is ${this.graphs.link}: use ${this.graphs.link === 'sigmoid' ? 'sigmoidMc' : 'mc'}`);
+  }
+
+  /** The per-image feeds of the sample graph and the logits' marginals, each computed once. */
+  private async feedsAndMarginals(phi: Float32Array, batch: number, signal: AbortSignal | undefined, differences: boolean): Promise<{ feeds: Feeds; marginals: LogitMarginals[] }> {
+    const plan = this.marginalSource;
+    if (!plan) throw new Error('a det head has no noise, so no logit marginals');
+    const feeds = await this.perImageFeeds(phi, batch);
+    return { feeds, marginals: plan.kind === 'graph' ? await this.marginals(phi, batch, signal, differences) : marginalsFromFeeds(plan, feeds, batch, differences) };
   }
 
   private mcShape(batch: number): McShape {

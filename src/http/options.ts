@@ -41,6 +41,7 @@ const MAX_TARGET_STD_ERROR = 0.5;
 const ESTIMATOR_APPLIES: Partial<Record<PredictEstimator, string>> = {
   exact: 'applies to sigmoid-link het and het-xl classifiers only',
   candidates: 'applies to softmax-link het-xl classifiers only',
+  control: 'applies to softmax-link het and het-xl classifiers only',
 };
 /** A bound on a total variation above this says nothing useful. */
 const MAX_TOLERANCE = 0.5;

@@ -5,6 +5,7 @@
 import type { Tensor } from '../engine/session.ts';
 import type { Estimator } from '../noise/estimator.ts';
 import { SOBOL_REPLICATES, sobolBlocks } from '../noise/sobol.ts';
+import { ControlVariate, type TemperedMarginals } from './control.ts';
 import { chunkReductions, sigmoidChunkReductions, type ChunkMoments } from './sample-graph.ts';
 import type { McResult, SigmoidMcResult } from './types.ts';
 
@@ -25,7 +26,7 @@ export interface ChunkAccumulator<T> {
 export class ClassMoments {
   readonly seen: Int32Array;
   readonly mean: Float64Array;
-  private readonly m2: Float64Array;
+  readonly m2: Float64Array;
   private readonly pairSq: Float64Array;
   private readonly pairs: Int32Array;
   /** Antithetic with S odd: the last, unpaired sample's p, per (image, class). */
@@ -197,19 +198,26 @@ function kthLargest(values: Float64Array, k: number): number {
   return top[k - 1];
 }
 
-/** Softmax link: moments of p_s, the sum of H[p_s] and every sample's arg max. */
+/**
+ * Softmax link: moments of p_s, the sum of H[p_s] and every sample's arg max; with
+ * `controlMarginals` (estimator=control: per image the marginals of the tempered logits),
+ * probabilities and standard errors corrected by the control variate (src/mc/control.ts).
+ */
 export class McAccumulator implements ChunkAccumulator<McResult> {
   readonly moments: ClassMoments;
   private readonly entropySum: Float64Array;
   private readonly argmax: Int32Array[];
+  private readonly control: ControlVariate | undefined;
 
   constructor(
     private readonly batch: number,
     K: number,
     samples: number,
     estimator: Estimator = 'plain',
+    controlMarginals?: readonly TemperedMarginals[],
   ) {
     this.moments = new ClassMoments(batch, K, estimator);
+    this.control = controlMarginals && new ControlVariate(batch, K, controlMarginals);
     this.entropySum = new Float64Array(batch);
     this.argmax = Array.from({ length: batch }, () => new Int32Array(samples));
   }
@@ -228,12 +236,14 @@ export class McAccumulator implements ChunkAccumulator<McResult> {
       this.entropySum[b] += entropy;
     }
     this.moments.add(count, chunk);
+    this.control?.add(chunk);
   }
 
   results(): McResult[] {
     return Array.from({ length: this.batch }, (_, b) => {
       const image = this.moments.image(b);
-      return { ...image, expectedEntropy: this.entropySum[b] / image.samplesUsed, sampleArgmax: this.argmax[b].subarray(0, image.samplesUsed) };
+      const corrected = this.control?.correct(b, image.samplesUsed, this.moments.mean, this.moments.m2);
+      return { ...image, ...corrected, expectedEntropy: this.entropySum[b] / image.samplesUsed, sampleArgmax: this.argmax[b].subarray(0, image.samplesUsed) };
     });
   }
 }

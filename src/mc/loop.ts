@@ -11,6 +11,7 @@ import type { NoiseCache } from '../noise/cache.ts';
 import { STREAM_DIAGONAL, STREAM_FACTOR } from '../noise/normal.ts';
 import { SOBOL_REPLICATES, sobolBlocks } from '../noise/sobol.ts';
 import { McAccumulator, SigmoidMcAccumulator, type ChunkAccumulator } from './accumulator.ts';
+import type { TemperedMarginals } from './control.ts';
 import { planChunks, stopCheckpoints, type Chunk } from './chunking.ts';
 import { EPS_D, EPS_R, layoutFeeds } from './sample-graph.ts';
 import type { McOptions, McResult, SigmoidMcResult } from './types.ts';
@@ -44,9 +45,13 @@ export function chunkNoise(noise: NoiseCache, { seed, estimator = 'plain' }: McO
   return { [EPS_R]: floatTensor(noise.rows(seed, STREAM_FACTOR, chunk.start, chunk.count, R, estimator), [chunk.count, R]), [EPS_D]: epsD };
 }
 
-/** The softmax link's MC predictive (every softmax sample graph ends in addSampleReductions). */
-export function runMc(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk): Promise<McResult[]> {
-  return runChunks(shape, options, noise, runChunk, new McAccumulator(shape.batch, shape.K, options.samples, options.estimator));
+/**
+ * The softmax link's MC predictive (every softmax sample graph ends in addSampleReductions); with
+ * `controlMarginals` (per image the tempered logits' marginals), corrected by the control
+ * variate of estimator=control (src/mc/control.ts).
+ */
+export function runMc(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, controlMarginals?: readonly TemperedMarginals[]): Promise<McResult[]> {
+  return runChunks(shape, options, noise, runChunk, new McAccumulator(shape.batch, shape.K, options.samples, options.estimator, controlMarginals), controlMarginals !== undefined);
 }
 
 /** The sigmoid link's MC predictive (a sample graph that ends in addSigmoidSampleReductions). */
@@ -54,7 +59,7 @@ export function runSigmoidMc(shape: McShape, options: McOptions, noise: NoiseCac
   return runChunks(shape, options, noise, runChunk, new SigmoidMcAccumulator(shape.batch, shape.K, options.estimator));
 }
 
-async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, accumulator: ChunkAccumulator<T>): Promise<T[]> {
+async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, accumulator: ChunkAccumulator<T>, control = false): Promise<T[]> {
   const { samples, targetStdError } = options;
   // Antithetic chunks keep their pairs whole, so that the graph sees both samples of each.
   const antithetic = options.estimator === 'antithetic';
@@ -65,7 +70,10 @@ async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCach
   for (const checkpoint of stopCheckpoints(samples, targetStdError !== undefined)) {
     for (const chunk of planChunks(checkpoint, shape.samplesPerChunk, align, done)) {
       options.signal?.throwIfAborted();
-      const layout = layoutFeeds(antithetic ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {});
+      const layout = layoutFeeds({
+        ...(antithetic ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {}),
+        ...(control ? { controlRows: chunk.count } : {}),
+      });
       const outputs = await runChunk({ ...chunkNoise(noise, options, chunk, shape.R, shape.diagonalWidth), ...layout }, chunk);
       accumulator.addChunk(chunk.start, chunk.count, outputs);
     }

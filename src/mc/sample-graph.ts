@@ -32,17 +32,38 @@ export const REPLICATE_BLOCKS = 'replicate_blocks';
 /** sum_s p_s over each block's rows [B, max(G, 1), K] (G = REPLICATE_BLOCKS): the replicates' own means. */
 export const REPLICATE_SUM = 'replicate_sum';
 
-/** How a chunk's rows are laid out for the estimator: pairs (antithetic) or replicate blocks (sobol). None: mean mode, DET, plain. */
+/**
+ * int64 input [1]: how many leading rows of the chunk the control sums take (CONTROL_SUMS):
+ * all of them for estimator=control, 0 for the others, where those sums are empty and cost
+ * nothing (measured with them always on: plain S = 1000 at K = 29,593 +8-17%). Declared by both
+ * links' graphs (layoutFeeds feeds every graph alike); only the softmax reductions read it.
+ */
+export const CONTROL_ROWS = 'control_rows';
+
+/** How a chunk's rows are laid out for the estimator: pairs (antithetic), replicate blocks (sobol), control sums (control). None: mean mode, DET, plain. */
 export interface ChunkLayout {
   pairedRows?: number;
   replicateBlocks?: number;
+  controlRows?: number;
 }
 
-/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS). */
-export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0 }: ChunkLayout = {}): Record<string, Tensor> {
-  return { [PAIRED_ROWS]: int64Tensor(BigInt64Array.of(BigInt(pairedRows)), [1]), [REPLICATE_BLOCKS]: int64Tensor(BigInt64Array.of(BigInt(replicateBlocks)), [1]) };
+/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS, CONTROL_ROWS). */
+export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0, controlRows = 0 }: ChunkLayout = {}): Record<string, Tensor> {
+  const count = (n: number) => int64Tensor(BigInt64Array.of(BigInt(n)), [1]);
+  return { [PAIRED_ROWS]: count(pairedRows), [REPLICATE_BLOCKS]: count(replicateBlocks), [CONTROL_ROWS]: count(controlRows) };
 }
 export const ENTROPY = 'entropy'; // H[p_s] [B, Sc]
+/**
+ * For estimator=control (src/mc/control.ts), softmax link: per sample the weight
+ * w_s = exp(lse_s - L) with lse_s = logsumexp_k t_s,k and L = max_s lse_s of the chunk, so that
+ * exp(t_s,k) = p_s,k w_s e^L, and CONTROL_SUMS [B, 3, K] = (sum_s w p, sum_s w p^2, sum_s w^2 p^2),
+ * CONTROL_LOG_SCALE [B] = L. Sums of non-negative terms (no cancellation in float32); one
+ * more pass over S x K (p^2) and two small products, over the first CONTROL_ROWS samples only:
+ * with 0 rows CONTROL_SUMS is not defined (ORT's MatMul over an empty inner dimension need not
+ * write zeros) and nothing reads it.
+ */
+export const CONTROL_SUMS = 'control_sums';
+export const CONTROL_LOG_SCALE = 'control_log_scale';
 export const ARGMAX = 'argmax'; // argmax_k p_s [B, Sc], int64
 /** Sigmoid link: SHIFT, SUM_DEV and SUM_SQ_DEV are of q_s = sigmoid(u_s / tau), plus: */
 export const BINARY_ENTROPY_SUM = 'binary_entropy_sum'; // sum_s h(q_s,k) [B, K]
@@ -65,6 +86,9 @@ export interface ChunkMoments {
 export interface ChunkReductions extends ChunkMoments {
   entropy: Float32Array;
   argmax: BigInt64Array;
+  /** CONTROL_SUMS [B, 3, K], CONTROL_LOG_SCALE [B]. */
+  controlSums: Float32Array;
+  controlLogScale: Float32Array;
 }
 
 /** One chunk's outputs of a sigmoid-link sample graph ([B, K] row-major). */
@@ -84,7 +108,13 @@ function chunkMoments(outputs: Record<string, Tensor>): ChunkMoments {
 
 /** The reductions of one softmax sample-graph run, read from its outputs by name. */
 export function chunkReductions(outputs: Record<string, Tensor>): ChunkReductions {
-  return { ...chunkMoments(outputs), entropy: outputs[ENTROPY].data as Float32Array, argmax: outputs[ARGMAX].data as BigInt64Array };
+  return {
+    ...chunkMoments(outputs),
+    entropy: outputs[ENTROPY].data as Float32Array,
+    argmax: outputs[ARGMAX].data as BigInt64Array,
+    controlSums: outputs[CONTROL_SUMS].data as Float32Array,
+    controlLogScale: outputs[CONTROL_LOG_SCALE].data as Float32Array,
+  };
 }
 
 /** The reductions of one sigmoid sample-graph run, read from its outputs by name. */
@@ -121,6 +151,23 @@ export function addSampleReductions(g: GraphBuilder, tempered: string, K: Dim): 
   g.output(g.op('Sub', [logSumExp, expectedT]), ENTROPY, [BATCH, SAMPLES]);
   // TopK breaks ties by the lower index, as ArgMax does.
   g.output(g.op('Squeeze', [topIndex, g.ints([2])]), ARGMAX, [BATCH, SAMPLES], 'int64');
+  addControlSums(g, logSumExp, p, K);
+}
+
+/**
+ * CONTROL_SUMS and CONTROL_LOG_SCALE from logsumexp [B, Sc] and p [B, Sc, K]: rows w and
+ * (w, w^2) [B, ., Sc] times p and p^2. w <= 1 (L is the chunk's largest lse): no overflow in
+ * float32 however large the logits.
+ */
+function addControlSums(g: GraphBuilder, logSumExp: string, all: string, K: Dim): void {
+  const logScale = g.op('ReduceMax', [logSumExp], { axes: [1], keepdims: 1 }); // [B, 1]
+  const rows = (x: string, axis: number) => g.op('Slice', [x, g.ints([0]), CONTROL_ROWS, g.ints([axis])]);
+  const p = rows(all, 1);
+  const w = g.op('Unsqueeze', [rows(g.op('Exp', [g.op('Sub', [logSumExp, logScale])]), 1), g.ints([1])]); // [B, 1, rows]
+  const weighted = g.op('MatMul', [w, p]); // [B, 1, K]
+  const squaredWeighted = g.op('MatMul', [g.op('Concat', [w, g.op('Mul', [w, w])], { axis: 1 }), g.op('Mul', [p, p])]); // [B, 2, K]
+  g.output(g.op('Concat', [weighted, squaredWeighted], { axis: 1 }), CONTROL_SUMS, [BATCH, 3, K]);
+  g.output(g.op('Squeeze', [logScale, g.ints([1])]), CONTROL_LOG_SCALE, [BATCH]);
 }
 
 /**
@@ -147,6 +194,7 @@ function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim): (x: s
   g.output(sumOverSamples(g.op('Mul', [deviation, deviation])), SUM_SQ_DEV, [BATCH, K]);
   const two = g.ints([2]);
   const pairedEnd = g.input(PAIRED_ROWS, [1], 'int64');
+  g.input(CONTROL_ROWS, [1], 'int64');
   const axis = g.ints([1]);
   const even = g.op('Slice', [p, g.ints([0]), pairedEnd, axis, two]);
   const odd = g.op('Slice', [p, g.ints([1]), pairedEnd, axis, two]);

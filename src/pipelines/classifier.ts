@@ -91,6 +91,9 @@ export class ClassifierPipeline implements ServedModel {
       return (await this.quadrature!.predictive(marginals, options.signal)).map(sigmoidExactPrediction);
     }
     if (sigmoid) return (await this.head.sigmoidMc(phi, batch, samplingOptions(options))).map((r) => sigmoidMcPrediction(r, options.samples));
+    if (options.estimator === 'control') {
+      return (await this.head.controlMc(phi, batch, samplingOptions({ ...options, estimator: 'plain' }))).map((r) => mcPrediction(r, options.samples));
+    }
     if (options.estimator === 'candidates') {
       const results = await this.head.candidatesMc(phi, batch, samplingOptions({ ...options, estimator: 'plain' }), options.tolerance ?? DEFAULT_TOLERANCE);
       return results.map((r) => candidatePrediction(r, options.samples, this.labels.length));

@@ -33,12 +33,12 @@ export type PredictEstimator = Estimator | AnalyticEstimator;
 
 /**
  * The estimators a model answers in mode mc, its default first: exact for sigmoid HET / HET-XL
- * classifiers, else plain; softmax HET-XL classifiers also take candidates.
+ * classifiers, else plain; softmax HET and HET-XL classifiers also take control, HET-XL candidates.
  */
 export function estimatorsOf(metadata: Pick<ModelMetadata, 'task' | 'link' | 'supportsMc' | 'head'>): readonly PredictEstimator[] {
   if (metadata.task !== 'classification' || !metadata.supportsMc) return ESTIMATORS;
   if (metadata.link === 'sigmoid') return ['exact', ...ESTIMATORS];
-  return metadata.head.type === 'het-xl' ? [...ESTIMATORS, 'candidates'] : ESTIMATORS;
+  return metadata.head.type === 'het-xl' ? [...ESTIMATORS, 'candidates', 'control'] : [...ESTIMATORS, 'control'];
 }
 
 /** The options of the MC loop; a prediction that asks for an analytic estimator has none (the pipelines branch before). */

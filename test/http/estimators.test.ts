@@ -3,7 +3,8 @@
 // marginals of test/reference/marginals.ts through the trapezoid moments of
 // test/reference/sigmoid-gaussian.ts, from the backbone's phi); MC stays available;
 // estimator=candidates reports its candidate set and falls back to the plain answer on a flat
-// predictive (the candidate path itself: test/heads/candidates.test.ts); bad tolerances and an
+// predictive (the candidate path itself: test/heads/candidates.test.ts); estimator=control answers
+// softmax HET and HET-XL heads (its numbers: test/heads/control.test.ts); bad tolerances and an
 // estimator that does not apply to the model are 400s naming the option and what applies.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -134,9 +135,37 @@ test("a model's details list the estimators it takes in mode mc, its default fir
   const estimators = async (model: string) => (await server.app.inject({ method: 'GET', url: `/v1/models/${model}` })).json().estimators;
   assert.deepEqual(await estimators(SIGMOID_HETXL), ['exact', 'plain', 'antithetic', 'sobol']);
   assert.deepEqual(await estimators(SIGMOID_HET), ['exact', 'plain', 'antithetic', 'sobol']);
-  assert.deepEqual(await estimators(SOFTMAX), ['plain', 'antithetic', 'sobol', 'candidates']);
-  assert.deepEqual(await estimators(SOFTMAX_HET), ['plain', 'antithetic', 'sobol']);
+  assert.deepEqual(await estimators(SOFTMAX), ['plain', 'antithetic', 'sobol', 'candidates', 'control']);
+  assert.deepEqual(await estimators(SOFTMAX_HET), ['plain', 'antithetic', 'sobol', 'control']);
   assert.deepEqual(await estimators(SIGMOID_DET), [], 'no mc, no estimator');
+});
+
+describe('estimator=control', () => {
+  test('softmax het and het-xl: an answer that sums to 1, said in the response, the same for the same seed, near plain MC', async () => {
+    for (const model of [SOFTMAX, SOFTMAX_HET]) {
+      const res = await predictive(model, { estimator: 'control', samples: 400, seed: 3 });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.equal(body.estimator, 'control');
+      assert.equal(body.samples, 400);
+      assert.ok(Math.abs(body.probabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-5);
+      assert.deepEqual((await predictive(model, { estimator: 'control', samples: 400, seed: 3 })).json().probabilities, body.probabilities);
+      const plain = (await predictive(model, { estimator: 'plain', samples: 1000, seed: 4 })).json();
+      for (let k = 0; k < K; k++) {
+        const se = Math.hypot(plain.stdError[k], body.stdError[k]);
+        assert.ok(Math.abs(body.probabilities[k] - plain.probabilities[k]) <= 4.5 * se + 1e-4, `${model} class ${k}: control ${body.probabilities[k]} vs plain ${plain.probabilities[k]} (se ${se})`);
+      }
+      const classify = (await server.app.inject({ method: 'POST', url: `/v1/models/${model}/classify?estimator=control&samples=400&seed=3`, ...(await multipart([{ data: png }])) })).json();
+      assert.equal(classify.estimator, 'control');
+    }
+  });
+
+  test('no precision target: targetStdError with control is 400 INVALID_OPTION', async () => {
+    const res = await predictive(SOFTMAX, { estimator: 'control', targetStdError: 0.01 });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().code, 'INVALID_OPTION');
+    assert.match(res.json().message, /option 'targetStdError' applies to the sampling estimators \(plain, antithetic, sobol\), not control/);
+  });
 });
 
 describe('estimators that do not apply: 400 INVALID_OPTION naming the option and what applies', () => {
@@ -145,6 +174,8 @@ describe('estimators that do not apply: 400 INVALID_OPTION naming the option and
     [SIGMOID_DET, 'exact', /option 'estimator' exact applies to sigmoid-link het and het-xl classifiers only; model sigmoid-det \(sigmoid, det\) takes plain/],
     [SIGMOID_HETXL, 'candidates', /option 'estimator' candidates applies to softmax-link het-xl classifiers only; model sigmoid-het-xl \(sigmoid, het-xl\) takes exact, plain/],
     [SOFTMAX_HET, 'candidates', /option 'estimator' candidates applies to softmax-link het-xl classifiers only; model softmax-het \(softmax, het\) takes plain/],
+    [SIGMOID_HETXL, 'control', /option 'estimator' control applies to softmax-link het and het-xl classifiers only; model sigmoid-het-xl \(sigmoid, het-xl\) takes exact, plain/],
+    [SIGMOID_DET, 'control', /option 'estimator' control applies to softmax-link het and het-xl classifiers only; model sigmoid-det \(sigmoid, det\) takes plain/],
   ];
   for (const [model, estimator, message] of refusals) {
     test(`${estimator} on ${model}`, async () => {
