@@ -175,7 +175,7 @@ test('the web page in headless Chromium: classify, zero-shot and errors match th
     // The estimator menu offers what the model's details list, its default first.
     const offered = await page.$$eval('#estimator option', (options) => options.map((o) => (o as HTMLOptionElement).value));
     assert.deepEqual(offered, (await (await fetch(`${base}/v1/models/${M}`)).json()).estimators);
-    assert.deepEqual(offered, ['plain', 'antithetic', 'sobol', 'candidates']);
+    assert.deepEqual(offered, ['plain', 'antithetic', 'sobol', 'candidates', 'control']);
     await page.selectOption('#estimator', 'antithetic');
     await page.fill('#topk', '3');
     await run(page);
