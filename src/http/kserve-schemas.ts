@@ -35,7 +35,8 @@ export const ModelMetadataV2 = Type.Object({
   }),
   outputs: Type.Array(MetadataTensor, {
     description:
-      'probabilities FP32 [-1, K]; std and std_error FP32 [-1, K] (mode mc only); the statistics as FP32 [-1] tensors: predictive_entropy, max_probability, margin, and in mode mc expected_entropy, mutual_information, variation_ratio. K is -1 for zero-shot models (the number of labels).',
+      'probabilities FP32 [-1, K]; std and std_error FP32 [-1, K] (mode mc only); the statistics as FP32 [-1] tensors: predictive_entropy, max_probability, margin, and in mode mc expected_entropy, mutual_information, variation_ratio (softmax heads) or the binary ones (sigmoid heads). ' +
+      'Per request in mode mc: samples_used (INT32 [-1]) and std_error_reached (FP32 [-1]) with a targetStdError; candidate_count (INT32 [-1]), candidate_bound (FP32 [-1]) and candidate_fallback (BOOL [-1]) with estimator candidates. K is -1 for zero-shot models (the number of labels).',
   }),
 });
 
@@ -72,7 +73,9 @@ export const InferenceRequest = Type.Object(
   {
     id: Type.Optional(Type.String({ description: 'Echoed in the response.' })),
     parameters: Type.Optional(
-      RequestParameters("The MC options: mode ('mean' or 'mc'), samples, seed (JSON numbers) and estimator ('plain' or 'antithetic'), with the defaults and limits of /v1."),
+      RequestParameters(
+        "The MC options of /v1: mode ('mean' or 'mc'), samples, seed, estimator (the model's, as in /v1), targetStdError (applies to all K probabilities), tolerance (estimator candidates) and deadlineMs, with the defaults and limits of /v1.",
+      ),
     ),
     inputs: Type.Array(RequestInput, { minItems: 1 }),
     outputs: Type.Optional(Type.Array(RequestOutput, { description: 'The outputs to return, in this order; default all of the mode.' })),
@@ -80,7 +83,10 @@ export const InferenceRequest = Type.Object(
   { additionalProperties: false },
 );
 
-const ResponseOutput = Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()), data: Type.Array(Type.Number()) });
+// A type list rather than anyOf: the serialiser checks each element of an anyOf against every
+// branch (a third slower on a [1, 29593] tensor), and a type list by typeof.
+const TensorValue = Type.Unsafe<number | boolean>({ type: ['number', 'boolean'], description: 'Numbers; booleans for a BOOL tensor.' });
+const ResponseOutput = Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()), data: Type.Array(TensorValue) });
 
 export const InferenceResponse = Type.Object({
   model_name: Type.String(),

@@ -104,6 +104,9 @@ describe('metadata and readiness', () => {
     assert.deepEqual(hetxl.outputs, [
       perClass('probabilities'), perClass('std'), perClass('std_error'),
       stat('predictive_entropy'), stat('max_probability'), stat('margin'), stat('expected_entropy'), stat('mutual_information'), stat('variation_ratio'),
+      // The run's figures: with a targetStdError, and with estimator candidates (a HET-XL softmax head).
+      { name: 'samples_used', datatype: 'INT32', shape: [-1] }, stat('std_error_reached'),
+      { name: 'candidate_count', datatype: 'INT32', shape: [-1] }, stat('candidate_bound'), { name: 'candidate_fallback', datatype: 'BOOL', shape: [-1] },
     ]);
     // DET has no MC outputs; NHWC puts the channels last.
     const det = (await server.app.inject({ url: `/v2/models/${LINEAR}` })).json();
@@ -217,6 +220,46 @@ describe('infer', () => {
     assert.equal(std.json().code, 'MODE_UNAVAILABLE');
   });
 
+  test('targetStdError and tolerance: the figures of /v1 predictive as samples_used, std_error_reached and the candidate outputs', async () => {
+    const png = await testPng(4, 4, 1);
+    const image = { name: 'images', shape: [1], datatype: 'BYTES', data: [png.toString('base64')] };
+    const predictive = async (options: Record<string, unknown>) =>
+      (await server.app.inject({ method: 'POST', url: `/v1/models/${HETXL}/predictive`, payload: { image: png.toString('base64'), ...options } })).json();
+
+    const target = { mode: 'mc', samples: 1000, seed: 5, targetStdError: 0.02 };
+    const stopped = await infer(HETXL, { parameters: target, inputs: [image] });
+    assert.equal(stopped.statusCode, 200, stopped.body);
+    const outputs: Output[] = stopped.json().outputs;
+    assert.deepEqual(outputs.slice(-2).map((o) => [o.name, o.datatype, o.shape]), [['samples_used', 'INT32', [1]], ['std_error_reached', 'FP32', [1]]]);
+    const v1 = await predictive(target);
+    const used = outputNamed(outputs, 'samples_used').data[0];
+    // Stopped early, by the same rule over all K probabilities as /v1 predictive.
+    assert.ok(used < 1000, `samples used ${used}`);
+    assert.equal(used, v1.samplesUsed);
+    close(outputNamed(outputs, 'std_error_reached').data[0], v1.stdErrorReached, 1e-7, 'std_error_reached');
+    assert.ok(outputNamed(outputs, 'std_error_reached').data[0] <= 0.02);
+    assert.deepEqual(outputNamed(outputs, 'probabilities').data, v1.probabilities);
+
+    const candidates = { mode: 'mc', samples: 200, seed: 5, estimator: 'candidates', tolerance: 0.01 };
+    const bounded = await infer(HETXL, { parameters: candidates, inputs: [image], outputs: [{ name: 'candidate_count' }, { name: 'candidate_bound' }, { name: 'candidate_fallback' }, { name: 'probabilities' }] });
+    assert.equal(bounded.statusCode, 200, bounded.body);
+    const v1Candidates = await predictive(candidates);
+    const [count, bound, fallback, probs] = bounded.json().outputs as Output[];
+    assert.deepEqual([count.data, bound.data, fallback.data], [[v1Candidates.candidates.count], [v1Candidates.candidates.bound], [v1Candidates.candidates.fallback]]);
+    assert.equal(typeof fallback.data[0], 'boolean');
+    assert.deepEqual(probs.data, v1Candidates.probabilities);
+
+    // Without the parameter that makes them, the run's figures are not among the default outputs, and asking for one is a 400.
+    const plain = await infer(HETXL, { parameters: { mode: 'mc', samples: 20 }, inputs: [image] });
+    assert.ok(!(plain.json().outputs as Output[]).some((o) => ['samples_used', 'candidate_count'].includes(o.name)));
+    for (const [name, why] of [['samples_used', /targetStdError only/], ['candidate_bound', /estimator candidates only/]] as const) {
+      const refused = await infer(HETXL, { parameters: { mode: 'mc', samples: 20 }, inputs: [image], outputs: [{ name }] });
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.json().code, 'MODE_UNAVAILABLE');
+      assert.match(refused.json().error, why);
+    }
+  });
+
   test('zero-shot: labels as a BYTES tensor of plain strings; the probabilities over them sum to 1', async () => {
     const png = await testPng(8, 8, 1);
     const labels = ['red circle', 'blue square', 'red square'];
@@ -245,7 +288,7 @@ describe('sigmoid heads', () => {
 
   test('metadata and answers have the per-class tensors and the binary statistics (not the softmax ones), equal to /v1 predictive', async () => {
     const meta = (await server.app.inject({ url: `/v2/models/${SIGMOID}` })).json();
-    assert.deepEqual(meta.outputs.map((o: Output) => o.name), SIGMOID_MC_OUTPUTS);
+    assert.deepEqual(meta.outputs.map((o: Output) => o.name), [...SIGMOID_MC_OUTPUTS, 'samples_used', 'std_error_reached']);
     assert.deepEqual(meta.outputs.find((o: Output) => o.name === 'binary_entropy').shape, [-1, 5]);
     assert.deepEqual(meta.outputs.find((o: Output) => o.name === 'binary_entropy_sum').shape, [-1]);
     const png = await testPng(8, 8, 5);
@@ -302,6 +345,10 @@ describe('bad requests: a 4xx in the protocol error shape, and the server keeps 
     ['an unknown parameter', HETXL, { parameters: { topK: 3 }, inputs: [image] }, 400, 'UNKNOWN_OPTION'],
     ['samples as a string', HETXL, { parameters: { samples: '5' }, inputs: [image] }, 400, 'INVALID_OPTION'],
     ['samples 0', HETXL, { parameters: { samples: 0 }, inputs: [image] }, 400, 'SAMPLES_OUT_OF_RANGE'],
+    ['a targetStdError out of range', HETXL, { parameters: { mode: 'mc', targetStdError: 0.7 }, inputs: [image] }, 400, 'TARGET_STD_ERROR_OUT_OF_RANGE'],
+    ['a targetStdError with estimator candidates', HETXL, { parameters: { mode: 'mc', estimator: 'candidates', targetStdError: 0.01 }, inputs: [image] }, 400, 'INVALID_OPTION'],
+    ['a tolerance out of range', HETXL, { parameters: { mode: 'mc', estimator: 'candidates', tolerance: 0 }, inputs: [image] }, 400, 'TOLERANCE_OUT_OF_RANGE'],
+    ['a tolerance without estimator candidates', HETXL, { parameters: { mode: 'mc', tolerance: 0.01 }, inputs: [image] }, 400, 'INVALID_OPTION'],
     ['mode mc on DET', LINEAR, { parameters: { mode: 'mc' }, ...pixels([1, 2, 2, 3], zeros(12)) }, 400, 'MODE_UNAVAILABLE'],
     ['binary input data', HETXL, { inputs: [{ ...image, parameters: { binary_data_size: 10 } }] }, 400, 'UNKNOWN_OPTION'],
     ['binary output data', HETXL, { inputs: [image], outputs: [{ name: 'probabilities', parameters: { binary_data: true } }] }, 400, 'UNKNOWN_OPTION'],

@@ -3,14 +3,14 @@
 // (prepare, then predict). Server liveness and readiness are in health.ts. Registered under the
 // prefix /v2, so that this plugin's error and not-found handlers answer in the protocol's shape.
 import type { FastifyPluginAsync } from 'fastify';
-import type { ModelMetadata, Prediction, PredictOptions, ServedModel } from '../../pipelines/served-model.ts';
+import { estimatorsOf, type ModelMetadata, type Prediction, type PredictOptions, type ServedModel } from '../../pipelines/served-model.ts';
 import type { App, RouteContext } from '../context.ts';
 import { acquireModel, requireModel } from '../context.ts';
 import { requestSignal } from '../cancellation.ts';
 import { HttpError, badRequest, clip, installProtocolErrorHandler } from '../errors.ts';
 import { decodeBase64Image } from '../input.ts';
 import { resolveOptions } from '../options.ts';
-import { runInfo } from '../results.ts';
+import { precisionInfo, runInfo } from '../results.ts';
 import { API_INFO } from '../plugins/docs.ts';
 import { ModelParams } from '../schemas.ts';
 import { InferenceRequest, InferenceResponse, ModelMetadataV2, ModelReady, ServerMetadata, V2Error, V2Errors } from '../kserve-schemas.ts';
@@ -19,8 +19,12 @@ type Tensor = { name: string; datatype: string; shape: number[] };
 type RequestInput = Tensor & { parameters?: Record<string, unknown>; data: unknown[] };
 type InferBody = { id?: string; parameters?: Record<string, unknown>; inputs: RequestInput[]; outputs?: { name: string; parameters?: Record<string, unknown> }[] };
 
-/** The request parameters taken: the MC options of /v1 (topK and the encodings are /v1 response matters). */
-const PARAMETERS = ['mode', 'samples', 'seed', 'estimator', 'deadlineMs'];
+/**
+ * The request parameters taken: the MC options of /v1 (topK and the encodings are /v1 response
+ * matters). A targetStdError applies to every probability the response holds (all K, as /v1
+ * predictive with encoding json).
+ */
+const PARAMETERS = ['mode', 'samples', 'seed', 'estimator', 'targetStdError', 'tolerance', 'deadlineMs'];
 
 /** A statistic by its name in Prediction.statistics (softmax or sigmoid; see docs/method.md). */
 const statistic = (key: string) => (p: Prediction) => (p.statistics as unknown as Record<string, number | undefined>)[key];
@@ -28,13 +32,21 @@ const statistic = (key: string) => (p: Prediction) => (p.statistics as unknown a
 /** Which heads an output is for: every head, softmax heads, or sigmoid (multi-label) heads. */
 type OutputLink = 'any' | ModelMetadata['link'];
 
+/**
+ * What else an output needs: a request with a targetStdError (what the stopping rule did), or
+ * estimator=candidates (the candidate set); outputs of the request's run rather than of the head.
+ */
+type OutputRequirement = 'target' | 'candidates';
+
 interface Output {
   name: string;
   link: OutputLink;
   mcOnly: boolean;
-  /** [B, K] when true, else one number per image ([B]). */
+  /** [B, K] when true, else one value per image ([B]). */
   perClass: boolean;
-  of: (p: Prediction) => ArrayLike<number> | number | undefined;
+  datatype?: 'FP32' | 'INT32' | 'BOOL';
+  requires?: OutputRequirement;
+  of: (p: Prediction, options: PredictOptions) => ArrayLike<number> | number | boolean | undefined;
 }
 
 /** The outputs, in their default order (docs/kserve-v2.md). */
@@ -55,12 +67,27 @@ const OUTPUTS: Output[] = [
   { name: 'binary_entropy_sum', link: 'sigmoid', mcOnly: false, perClass: false, of: statistic('binaryEntropySum') },
   { name: 'expected_binary_entropy_sum', link: 'sigmoid', mcOnly: true, perClass: false, of: statistic('expectedBinaryEntropySum') },
   { name: 'mutual_information_sum', link: 'sigmoid', mcOnly: true, perClass: false, of: statistic('mutualInformationSum') },
+  // The run's own figures, as /v1 reports them (samplesUsed, stdErrorReached, candidates).
+  { name: 'samples_used', link: 'any', mcOnly: true, perClass: false, datatype: 'INT32', requires: 'target', of: (p, o) => precisionInfo(p, o).samplesUsed },
+  { name: 'std_error_reached', link: 'any', mcOnly: true, perClass: false, requires: 'target', of: (p, o) => precisionInfo(p, o).stdErrorReached },
+  { name: 'candidate_count', link: 'softmax', mcOnly: true, perClass: false, datatype: 'INT32', requires: 'candidates', of: (p) => p.candidates?.count },
+  { name: 'candidate_bound', link: 'softmax', mcOnly: true, perClass: false, requires: 'candidates', of: (p) => p.candidates?.bound },
+  { name: 'candidate_fallback', link: 'softmax', mcOnly: true, perClass: false, datatype: 'BOOL', requires: 'candidates', of: (p) => p.candidates?.fallback },
 ];
+
+/** Why a request's run does not have an output of its requirement, or undefined when it does. */
+function unmet(requirement: OutputRequirement | undefined, options: PredictOptions): string | undefined {
+  if (requirement === 'target' && options.targetStdError === undefined) return 'exists with the parameter targetStdError only';
+  if (requirement === 'candidates' && options.estimator !== 'candidates') return 'exists with estimator candidates only';
+  return undefined;
+}
 
 /** The outputs a model has in `mode`: the per-class tensors, and the statistics of its link. */
 function outputsFor(model: ServedModel, mode: PredictOptions['mode']) {
   const link = model.metadata.link;
-  return OUTPUTS.filter((o) => (mode === 'mc' || !o.mcOnly) && (o.link === 'any' || o.link === link));
+  const mayHave = (requirement: OutputRequirement | undefined) =>
+    requirement === undefined || (requirement === 'target' ? model.metadata.supportsMc : estimatorsOf(model.metadata).includes('candidates'));
+  return OUTPUTS.filter((o) => (mode === 'mc' || !o.mcOnly) && (o.link === 'any' || o.link === link) && mayHave(o.requires));
 }
 
 /** The pixel tensor's dimensions after the batch, in the manifest's layout. */
@@ -83,7 +110,7 @@ function outputsOf(model: ServedModel): Tensor[] {
   const K = model.task === 'zero-shot' ? -1 : model.metadata.head.K;
   return outputsFor(model, model.metadata.supportsMc ? 'mc' : 'mean').map((o) => ({
     name: o.name,
-    datatype: 'FP32',
+    datatype: o.datatype ?? 'FP32',
     shape: o.perClass ? [-1, K] : [-1],
   }));
 }
@@ -160,10 +187,11 @@ function parametersOf(body: InferBody): Record<string, unknown> {
   return parameters;
 }
 
-/** The outputs to return: the request's, in its order, or every output of the mode. */
-function selectOutputs(body: InferBody, model: ServedModel, mode: PredictOptions['mode']) {
+/** The outputs to return: the request's, in its order, or every output of the mode and the run. */
+function selectOutputs(body: InferBody, model: ServedModel, options: PredictOptions) {
+  const { mode } = options;
   const available = outputsFor(model, mode);
-  if (!body.outputs) return available;
+  if (!body.outputs) return available.filter((o) => unmet(o.requires, options) === undefined);
   const names = body.outputs.map((o) => o.name);
   for (const [i, requested] of body.outputs.entries()) {
     const output = OUTPUTS.find((o) => o.name === requested.name);
@@ -172,6 +200,8 @@ function selectOutputs(body: InferBody, model: ServedModel, mode: PredictOptions
       const why = output.mcOnly && mode !== 'mc' ? "exists in mode 'mc' only" : `is a statistic of ${output.link} heads; this model's link is ${model.metadata.link}`;
       throw badRequest('MODE_UNAVAILABLE', `output '${output.name}' ${why}`);
     }
+    const missing = unmet(output.requires, options);
+    if (missing) throw badRequest('MODE_UNAVAILABLE', `output '${output.name}' ${missing}`);
     if (names.indexOf(requested.name) !== i) throw badRequest('DUPLICATE_OUTPUT', `output '${requested.name}' requested twice`);
     const { binary_data: binary, ...others } = requested.parameters ?? {};
     if (binary === true) throw badRequest('UNKNOWN_OPTION', `output '${output.name}': binary_data is not supported (the binary tensor extension is not implemented)`);
@@ -181,15 +211,16 @@ function selectOutputs(body: InferBody, model: ServedModel, mode: PredictOptions
   return names.map((name) => OUTPUTS.find((o) => o.name === name)!);
 }
 
-/** One output over the batch: [B, K] from per-class arrays, [B] from statistics, row-major. */
-function tensorOf(output: Output, predictions: Prediction[]) {
-  const values = predictions.map(output.of);
+/** One output over the batch: [B, K] from per-class arrays, [B] from per-image values, row-major. */
+function tensorOf(output: Output, predictions: Prediction[], options: PredictOptions) {
+  const values = predictions.map((p) => output.of(p, options));
+  const datatype = output.datatype ?? 'FP32';
   if (output.perClass) {
     // Float32Array or (binary statistics) Float64Array rows; FP32 on the wire either way.
     const rows = values as ArrayLike<number>[];
-    return { name: output.name, datatype: 'FP32', shape: [rows.length, rows[0].length], data: rows.flatMap((r) => Array.from(Float32Array.from(r))) };
+    return { name: output.name, datatype, shape: [rows.length, rows[0].length], data: rows.flatMap((r) => Array.from(Float32Array.from(r))) };
   }
-  return { name: output.name, datatype: 'FP32', shape: [values.length], data: values as number[] };
+  return { name: output.name, datatype, shape: [values.length], data: values as (number | boolean)[] };
 }
 
 const kserveV2Routes: FastifyPluginAsync<RouteContext> = async (fastify, { registry, config }) => {
@@ -251,7 +282,9 @@ const kserveV2Routes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
       const prepared = model.prepare({ images: inputs.images ?? [], pixels: inputs.pixels, labels: inputs.labels, templates: inputs.templates });
       const resolved = resolveOptions(model.metadata, parameters, config, prepared.labels.length);
       const options = resolved.predict;
-      const outputs = selectOutputs(body, model, options.mode);
+      // A precision target applies to every probability the response holds.
+      if (options.targetStdError !== undefined) options.stopTopK = prepared.labels.length;
+      const outputs = selectOutputs(body, model, options);
       const predictions = await model.predict(prepared, { ...options, signal: requestSignal(reply, resolved.deadlineMs) });
       const { model: modelName, ...run } = runInfo(model, options);
       // An output no prediction has is left out rather than sent empty.
@@ -259,7 +292,7 @@ const kserveV2Routes: FastifyPluginAsync<RouteContext> = async (fastify, { regis
         model_name: modelName,
         ...(body.id !== undefined ? { id: body.id } : {}),
         parameters: { ...run, ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings.join('; ') } : {}) },
-        outputs: outputs.filter((o) => predictions.every((p) => o.of(p) !== undefined)).map((o) => tensorOf(o, predictions)),
+        outputs: outputs.filter((o) => predictions.every((p) => o.of(p, options) !== undefined)).map((o) => tensorOf(o, predictions, options)),
       };
     },
   );
