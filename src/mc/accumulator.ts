@@ -216,7 +216,9 @@ export class McAccumulator implements ChunkAccumulator<McResult> {
     estimator: Estimator = 'plain',
     controlMarginals?: readonly TemperedMarginals[],
   ) {
-    this.moments = new ClassMoments(batch, K, estimator);
+    // estimator=control's noise is antithetic, but its graph leaves the pair terms out (src/mc/loop.ts)
+    // and its standard errors are the correction's: the moments need no pair bookkeeping.
+    this.moments = new ClassMoments(batch, K, controlMarginals ? 'plain' : estimator);
     this.control = controlMarginals && new ControlVariate(batch, K, controlMarginals);
     this.entropySum = new Float64Array(batch);
     this.argmax = Array.from({ length: batch }, () => new Int32Array(samples));

@@ -18,7 +18,7 @@
 // above s ~ 2 a few hundred samples cannot estimate its moments (on a test head with s up to 4.4
 // the corrected estimate was 4x worse than plain MC); those classes keep mean(p).
 //
-// The sample graph gives, per chunk, the sums of addControlSums (src/mc/sample-graph.ts); with
+// The sample graph gives, per chunk, the sums of CONTROL_SUMS (src/mc/sample-graph.ts); with
 // f_k = exp(L - a_k), exp(t_s,k - a_k) = f_k w_s p_s,k, so
 //   sum_s c = f sum w p,   sum_s c^2 = f^2 sum w^2 p^2,   sum_s p c = f sum w p^2,
 // accumulated here in float64.
@@ -59,12 +59,13 @@ export class ControlVariate {
     const { K } = this;
     for (let b = 0; b < this.batch; b++) {
       const L = controlLogScale[b];
-      const row = 3 * b * K;
+      // Rows of CONTROL_SUMS: sum w p, sum w^2 p (unused), sum w p^2, sum w^2 p^2.
+      const row = 4 * b * K;
       for (let k = 0, i = b * K; k < K; k++, i++) {
         const f = Math.exp(L - this.logMean[i]); // NaN for a class not corrected
         this.sumC[i] += f * controlSums[row + k];
-        this.sumPC[i] += f * controlSums[row + K + k];
-        this.sumCC[i] += f * f * controlSums[row + 2 * K + k];
+        this.sumPC[i] += f * controlSums[row + 2 * K + k];
+        this.sumCC[i] += f * f * controlSums[row + 3 * K + k];
       }
     }
   }

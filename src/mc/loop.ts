@@ -70,9 +70,11 @@ async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCach
   for (const checkpoint of stopCheckpoints(samples, targetStdError !== undefined)) {
     for (const chunk of planChunks(checkpoint, shape.samplesPerChunk, align, done)) {
       options.signal?.throwIfAborted();
+      // estimator=control draws antithetic noise but leaves the pair terms out: its standard
+      // error is the correction's own (src/mc/control.ts), and the pairs cost ~10% of a run.
       const layout = layoutFeeds({
-        ...(antithetic ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {}),
-        ...(control ? { controlRows: chunk.count } : {}),
+        ...(antithetic && !control ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {}),
+        control,
       });
       const outputs = await runChunk({ ...chunkNoise(noise, options, chunk, shape.R, shape.diagonalWidth), ...layout }, chunk);
       accumulator.addChunk(chunk.start, chunk.count, outputs);

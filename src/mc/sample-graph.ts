@@ -33,34 +33,34 @@ export const REPLICATE_BLOCKS = 'replicate_blocks';
 export const REPLICATE_SUM = 'replicate_sum';
 
 /**
- * int64 input [1]: how many leading rows of the chunk the control sums take (CONTROL_SUMS):
- * all of them for estimator=control, 0 for the others, where those sums are empty and cost
- * nothing (measured with them always on: plain S = 1000 at K = 29,593 +8-17%). Declared by both
+ * int64 input [1]: 1 for estimator=control, whose weighted sums (CONTROL_SUMS) the chunk then
+ * outputs, 0 for the others, where those sums are empty and cost nothing. Declared by both
  * links' graphs (layoutFeeds feeds every graph alike); only the softmax reductions read it.
  */
-export const CONTROL_ROWS = 'control_rows';
+export const CONTROL_ON = 'control_on';
 
 /** How a chunk's rows are laid out for the estimator: pairs (antithetic), replicate blocks (sobol), control sums (control). None: mean mode, DET, plain. */
 export interface ChunkLayout {
   pairedRows?: number;
   replicateBlocks?: number;
-  controlRows?: number;
+  control?: boolean;
 }
 
-/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS, CONTROL_ROWS). */
-export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0, controlRows = 0 }: ChunkLayout = {}): Record<string, Tensor> {
+/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS, CONTROL_ON). */
+export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0, control = false }: ChunkLayout = {}): Record<string, Tensor> {
   const count = (n: number) => int64Tensor(BigInt64Array.of(BigInt(n)), [1]);
-  return { [PAIRED_ROWS]: count(pairedRows), [REPLICATE_BLOCKS]: count(replicateBlocks), [CONTROL_ROWS]: count(controlRows) };
+  return { [PAIRED_ROWS]: count(pairedRows), [REPLICATE_BLOCKS]: count(replicateBlocks), [CONTROL_ON]: count(control ? 1 : 0) };
 }
 export const ENTROPY = 'entropy'; // H[p_s] [B, Sc]
 /**
  * For estimator=control (src/mc/control.ts), softmax link: per sample the weight
  * w_s = exp(lse_s - L) with lse_s = logsumexp_k t_s,k and L = max_s lse_s of the chunk, so that
- * exp(t_s,k) = p_s,k w_s e^L, and CONTROL_SUMS [B, 3, K] = (sum_s w p, sum_s w p^2, sum_s w^2 p^2),
- * CONTROL_LOG_SCALE [B] = L. Sums of non-negative terms (no cancellation in float32); one
- * more pass over S x K (p^2) and two small products, over the first CONTROL_ROWS samples only:
- * with 0 rows CONTROL_SUMS is not defined (ORT's MatMul over an empty inner dimension need not
- * write zeros) and nothing reads it.
+ * exp(t_s,k) = p_s,k w_s e^L (w <= 1: no overflow in float32 however large the logits).
+ * CONTROL_SUMS [B, 4, K] = (sum w p, sum w^2 p, sum w p^2, sum w^2 p^2) over the chunk's
+ * samples, [B, 0, K] when CONTROL_ON is 0; CONTROL_LOG_SCALE [B] = L. Control chunks take their
+ * moments about 0 rather than about the first sample (SHIFT is 0), so that these sums are of p
+ * and p^2 themselves: sums of deviations from a shift would lose sum w p^2 to cancellation
+ * wherever the first sample's p is far above the others.
  */
 export const CONTROL_SUMS = 'control_sums';
 export const CONTROL_LOG_SCALE = 'control_log_scale';
@@ -86,7 +86,7 @@ export interface ChunkMoments {
 export interface ChunkReductions extends ChunkMoments {
   entropy: Float32Array;
   argmax: BigInt64Array;
-  /** CONTROL_SUMS [B, 3, K], CONTROL_LOG_SCALE [B]. */
+  /** CONTROL_SUMS [B, 4, K] (empty unless CONTROL_ON), CONTROL_LOG_SCALE [B]. */
   controlSums: Float32Array;
   controlLogScale: Float32Array;
 }
@@ -140,7 +140,6 @@ export function sigmoidChunkReductions(outputs: Record<string, Tensor>): Sigmoid
  */
 export function addSampleReductions(g: GraphBuilder, tempered: string, K: Dim): void {
   const p = g.op('Softmax', [tempered], { axis: -1 });
-  addMoments(g, tempered, p, K);
 
   const [topValue, topIndex] = g.opN('TopK', [tempered, g.ints([1])], 2, { axis: -1, largest: 1, sorted: 1 });
   const maxT = g.op('Squeeze', [topValue, g.ints([2])]);
@@ -151,23 +150,25 @@ export function addSampleReductions(g: GraphBuilder, tempered: string, K: Dim): 
   g.output(g.op('Sub', [logSumExp, expectedT]), ENTROPY, [BATCH, SAMPLES]);
   // TopK breaks ties by the lower index, as ArgMax does.
   g.output(g.op('Squeeze', [topIndex, g.ints([2])]), ARGMAX, [BATCH, SAMPLES], 'int64');
-  addControlSums(g, logSumExp, p, K);
+  addMoments(g, tempered, p, K, controlSummingRows(g, logSumExp));
 }
 
 /**
- * CONTROL_SUMS and CONTROL_LOG_SCALE from logsumexp [B, Sc] and p [B, Sc, K]: rows w and
- * (w, w^2) [B, ., Sc] times p and p^2. w <= 1 (L is the chunk's largest lse): no overflow in
- * float32 however large the logits.
+ * estimator=control's summing rows [B, n, Sc] from logsumexp [B, Sc]: (1, w, w^2) when
+ * CONTROL_ON is 1 (n = 3), the row of ones alone when 0 (n = 1); outputs CONTROL_LOG_SCALE.
+ * The weighted sums then ride on the moments' own products over p and p^2 (addMoments): two
+ * more rows in products that read S x K values anyway, where sums of their own took two more
+ * passes over S x K and a copy of p (~4 ms per 100 samples at K = 29,593).
  */
-function addControlSums(g: GraphBuilder, logSumExp: string, all: string, K: Dim): void {
+function controlSummingRows(g: GraphBuilder, logSumExp: string): string {
   const logScale = g.op('ReduceMax', [logSumExp], { axes: [1], keepdims: 1 }); // [B, 1]
-  const rows = (x: string, axis: number) => g.op('Slice', [x, g.ints([0]), CONTROL_ROWS, g.ints([axis])]);
-  const p = rows(all, 1);
-  const w = g.op('Unsqueeze', [rows(g.op('Exp', [g.op('Sub', [logSumExp, logScale])]), 1), g.ints([1])]); // [B, 1, rows]
-  const weighted = g.op('MatMul', [w, p]); // [B, 1, K]
-  const squaredWeighted = g.op('MatMul', [g.op('Concat', [w, g.op('Mul', [w, w])], { axis: 1 }), g.op('Mul', [p, p])]); // [B, 2, K]
-  g.output(g.op('Concat', [weighted, squaredWeighted], { axis: 1 }), CONTROL_SUMS, [BATCH, 3, K]);
+  const w = g.op('Exp', [g.op('Sub', [logSumExp, logScale])]); // [B, Sc]
   g.output(g.op('Squeeze', [logScale, g.ints([1])]), CONTROL_LOG_SCALE, [BATCH]);
+  const row = g.op('Unsqueeze', [w, g.ints([1])]); // [B, 1, Sc]
+  // (1, w, w^2) [B, 3, Sc]; w > 0 or an underflowed 0, and 0^0 is 1.
+  const powers = g.op('Concat', [g.op('Pow', [row, g.scalar(0, 'zero')]), row, g.op('Mul', [row, row])], { axis: 1 });
+  const rows = g.op('Add', [g.op('Mul', [g.input(CONTROL_ON, [1], 'int64'), g.ints([2])]), g.ints([1])]); // 1 + 2 CONTROL_ON
+  return g.op('Slice', [powers, g.ints([0]), rows, g.ints([1])]);
 }
 
 /**
@@ -183,18 +184,32 @@ function samplesSummer(g: GraphBuilder, like: string): (x: string) => string {
 /**
  * SHIFT, SUM_DEV and SUM_SQ_DEV of the sampled probabilities p [B, Sc, K], about the first
  * sample, and PAIR_SUM_SQ_DIFF over rows (0, 1), (2, 3), ... below PAIRED_ROWS: two strided
- * Slices, a Sub, a Mul and the summing MatMul over PAIRED_ROWS x K / 2 values.
+ * Slices, a Sub, a Mul and the summing MatMul over PAIRED_ROWS x K / 2 values. With
+ * `controlRows` (softmax: controlSummingRows), the deviations are summed by those rows, whose
+ * first is the ones, CONTROL_SUMS holds the products of the others, and a control chunk's shift
+ * is 0 (CONTROL_SUMS); without (sigmoid), CONTROL_ON is declared and unread.
  */
-function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim): (x: string) => string {
+function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim, controlRows?: string): (x: string) => string {
   const sumOverSamples = samplesSummer(g, tempered);
-  const shift = g.op('Gather', [p, g.ints([0])], { axis: 1 }); // [B, 1, K]
+  let shift = g.op('Gather', [p, g.ints([0])], { axis: 1 }); // [B, 1, K]
+  if (controlRows) shift = g.op('Mul', [shift, g.op('Cast', [g.op('Sub', [g.ints([1]), CONTROL_ON])], { to: 1 })]); // 0 when CONTROL_ON (to: FLOAT)
   const deviation = g.op('Sub', [p, shift]);
+  const squaredDeviation = g.op('Mul', [deviation, deviation]);
   g.output(g.op('Squeeze', [shift, g.ints([1])]), SHIFT, [BATCH, K]);
-  g.output(sumOverSamples(deviation), SUM_DEV, [BATCH, K]);
-  g.output(sumOverSamples(g.op('Mul', [deviation, deviation])), SUM_SQ_DEV, [BATCH, K]);
+  if (controlRows) {
+    const one = g.ints([1]);
+    const sums = [deviation, squaredDeviation].map((x) => g.op('MatMul', [controlRows, x])); // [B, n, K]
+    g.output(g.op('Squeeze', [g.op('Slice', [sums[0], g.ints([0]), one, one]), one]), SUM_DEV, [BATCH, K]);
+    g.output(g.op('Squeeze', [g.op('Slice', [sums[1], g.ints([0]), one, one]), one]), SUM_SQ_DEV, [BATCH, K]);
+    const weighted = sums.map((x) => g.op('Slice', [x, one, g.ints([3]), one])); // [B, n - 1, K]
+    g.output(g.op('Concat', weighted, { axis: 1 }), CONTROL_SUMS, [BATCH, 'control_sums', K]);
+  } else {
+    g.input(CONTROL_ON, [1], 'int64');
+    g.output(sumOverSamples(deviation), SUM_DEV, [BATCH, K]);
+    g.output(sumOverSamples(squaredDeviation), SUM_SQ_DEV, [BATCH, K]);
+  }
   const two = g.ints([2]);
   const pairedEnd = g.input(PAIRED_ROWS, [1], 'int64');
-  g.input(CONTROL_ROWS, [1], 'int64');
   const axis = g.ints([1]);
   const even = g.op('Slice', [p, g.ints([0]), pairedEnd, axis, two]);
   const odd = g.op('Slice', [p, g.ints([1]), pairedEnd, axis, two]);
