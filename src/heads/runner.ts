@@ -144,8 +144,9 @@ export class OrtHeadRunner implements HeadRunner {
 
   /**
    * estimator=control (src/mc/control.ts), softmax HET and HET-XL heads: antithetic MC corrected
-   * per class by the lognormal control variate exp(t_k - a_k), a_k = m_k + s_k^2 / 2 from the
-   * logits' marginals. No precision target (its standard errors are those of the correction).
+   * per class by lognormal control variates of known mean from the logits' marginals,
+   * exp(t_k - a_k) and (HET-XL) exp(t_k - t_top - b_k). No precision target (its standard
+   * errors are those of the correction).
    */
   async controlMc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]> {
     this.requireLink('softmax');
@@ -153,7 +154,8 @@ export class OrtHeadRunner implements HeadRunner {
     checkMcOptions(options);
     if (options.targetStdError !== undefined) throw new RangeError('estimator control takes no targetStdError');
     options.signal?.throwIfAborted();
-    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, false);
+    // With the differences to the top class: the second control variate's (HET-XL; HET has none).
+    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, true);
     return runMc(this.mcShape(batch), { ...options, estimator: 'antithetic' }, this.noise, (noise) => this.sampleSession.run({ ...feeds, ...noise }), marginals);
   }
 

@@ -51,7 +51,7 @@ export function chunkNoise(noise: NoiseCache, { seed, estimator = 'plain' }: McO
  * variate of estimator=control (src/mc/control.ts).
  */
 export function runMc(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, controlMarginals?: readonly TemperedMarginals[]): Promise<McResult[]> {
-  return runChunks(shape, options, noise, runChunk, new McAccumulator(shape.batch, shape.K, options.samples, options.estimator, controlMarginals), controlMarginals !== undefined);
+  return runChunks(shape, options, noise, runChunk, new McAccumulator(shape.batch, shape.K, options.samples, options.estimator, controlMarginals), controlMarginals);
 }
 
 /** The sigmoid link's MC predictive (a sample graph that ends in addSigmoidSampleReductions). */
@@ -59,7 +59,7 @@ export function runSigmoidMc(shape: McShape, options: McOptions, noise: NoiseCac
   return runChunks(shape, options, noise, runChunk, new SigmoidMcAccumulator(shape.batch, shape.K, options.estimator));
 }
 
-async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, accumulator: ChunkAccumulator<T>, control = false): Promise<T[]> {
+async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCache, runChunk: RunChunk, accumulator: ChunkAccumulator<T>, controlMarginals?: readonly TemperedMarginals[]): Promise<T[]> {
   const { samples, targetStdError } = options;
   // Antithetic chunks keep their pairs whole, so that the graph sees both samples of each.
   const antithetic = options.estimator === 'antithetic';
@@ -73,8 +73,8 @@ async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCach
       // estimator=control draws antithetic noise but leaves the pair terms out: its standard
       // error is the correction's own (src/mc/control.ts), and the pairs cost ~10% of a run.
       const layout = layoutFeeds({
-        ...(antithetic && !control ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {}),
-        control,
+        ...(antithetic && !controlMarginals ? { pairedRows: chunk.count - (chunk.count % 2) } : sobol ? { replicateBlocks: sobolBlocks(chunk.count) } : {}),
+        ...(controlMarginals ? { controlTop: controlMarginals.map((m) => m.top ?? 0) } : {}),
       });
       const outputs = await runChunk({ ...chunkNoise(noise, options, chunk, shape.R, shape.diagonalWidth), ...layout }, chunk);
       accumulator.addChunk(chunk.start, chunk.count, outputs);

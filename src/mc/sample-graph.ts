@@ -38,32 +38,49 @@ export const REPLICATE_SUM = 'replicate_sum';
  * links' graphs (layoutFeeds feeds every graph alike); only the softmax reductions read it.
  */
 export const CONTROL_ON = 'control_on';
+/**
+ * int64 input [B] (or [1], broadcast): per image the class j of the control variates'
+ * differences t_k - t_j (src/mc/control.ts: the class of largest marginal mean); [0] when
+ * CONTROL_ON is 0.
+ */
+export const CONTROL_TOP = 'control_top';
 
 /** How a chunk's rows are laid out for the estimator: pairs (antithetic), replicate blocks (sobol), control sums (control). None: mean mode, DET, plain. */
 export interface ChunkLayout {
   pairedRows?: number;
   replicateBlocks?: number;
-  control?: boolean;
+  /** estimator=control: per image the class j of the differences (CONTROL_TOP). */
+  controlTop?: readonly number[];
 }
 
-/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS, CONTROL_ON). */
-export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0, control = false }: ChunkLayout = {}): Record<string, Tensor> {
+/** The layout inputs every sample-graph run is fed (PAIRED_ROWS, REPLICATE_BLOCKS, CONTROL_ON, CONTROL_TOP). */
+export function layoutFeeds({ pairedRows = 0, replicateBlocks = 0, controlTop }: ChunkLayout = {}): Record<string, Tensor> {
   const count = (n: number) => int64Tensor(BigInt64Array.of(BigInt(n)), [1]);
-  return { [PAIRED_ROWS]: count(pairedRows), [REPLICATE_BLOCKS]: count(replicateBlocks), [CONTROL_ON]: count(control ? 1 : 0) };
+  const top = controlTop ?? [0];
+  return {
+    [PAIRED_ROWS]: count(pairedRows),
+    [REPLICATE_BLOCKS]: count(replicateBlocks),
+    [CONTROL_ON]: count(controlTop ? 1 : 0),
+    [CONTROL_TOP]: int64Tensor(BigInt64Array.from(top, (k) => BigInt(k)), [top.length]),
+  };
 }
 export const ENTROPY = 'entropy'; // H[p_s] [B, Sc]
 /**
- * For estimator=control (src/mc/control.ts), softmax link: per sample the weight
+ * For estimator=control (src/mc/control.ts), softmax link, two weights per sample:
  * w_s = exp(lse_s - L) with lse_s = logsumexp_k t_s,k and L = max_s lse_s of the chunk, so that
- * exp(t_s,k) = p_s,k w_s e^L (w <= 1: no overflow in float32 however large the logits).
- * CONTROL_SUMS [B, 4, K] = (sum w p, sum w^2 p, sum w p^2, sum w^2 p^2) over the chunk's
- * samples, [B, 0, K] when CONTROL_ON is 0; CONTROL_LOG_SCALE [B] = L. Control chunks take their
- * moments about 0 rather than about the first sample (SHIFT is 0), so that these sums are of p
- * and p^2 themselves: sums of deviations from a shift would lose sum w p^2 to cancellation
- * wherever the first sample's p is far above the others.
+ * exp(t_s,k) = p_s,k w_s e^L; and v_s = exp(lse_s - t_s,j - M) with j = CONTROL_TOP and
+ * M = max_s (lse_s - t_s,j), so that exp(t_s,k - t_s,j) = p_s,k v_s e^M. Both are at most 1: no
+ * overflow in float32 however large the logits.
+ * CONTROL_SUMS [B, 10, K]: the sums over the chunk's samples of (w, w^2, v, v^2, w v) times p,
+ * then the same five times p^2 ([B, 0, K] when CONTROL_ON is 0); CONTROL_LOG_SCALES [B, 2] = (L, M).
+ * Control chunks take their moments about 0 rather than about the first sample (SHIFT is 0), so
+ * that these sums are of p and p^2 themselves: sums of deviations from a shift would lose
+ * sum w p^2 to cancellation wherever the first sample's p is far above the others.
  */
 export const CONTROL_SUMS = 'control_sums';
-export const CONTROL_LOG_SCALE = 'control_log_scale';
+export const CONTROL_LOG_SCALES = 'control_log_scales';
+/** The weights of CONTROL_SUMS' rows, in order (each row is this weight times p, then times p^2). */
+export const CONTROL_WEIGHTS = ['w', 'w2', 'v', 'v2', 'wv'] as const;
 export const ARGMAX = 'argmax'; // argmax_k p_s [B, Sc], int64
 /** Sigmoid link: SHIFT, SUM_DEV and SUM_SQ_DEV are of q_s = sigmoid(u_s / tau), plus: */
 export const BINARY_ENTROPY_SUM = 'binary_entropy_sum'; // sum_s h(q_s,k) [B, K]
@@ -86,9 +103,9 @@ export interface ChunkMoments {
 export interface ChunkReductions extends ChunkMoments {
   entropy: Float32Array;
   argmax: BigInt64Array;
-  /** CONTROL_SUMS [B, 4, K] (empty unless CONTROL_ON), CONTROL_LOG_SCALE [B]. */
+  /** CONTROL_SUMS [B, 10, K] (empty unless CONTROL_ON), CONTROL_LOG_SCALES [B, 2]. */
   controlSums: Float32Array;
-  controlLogScale: Float32Array;
+  controlLogScales: Float32Array;
 }
 
 /** One chunk's outputs of a sigmoid-link sample graph ([B, K] row-major). */
@@ -113,7 +130,7 @@ export function chunkReductions(outputs: Record<string, Tensor>): ChunkReduction
     entropy: outputs[ENTROPY].data as Float32Array,
     argmax: outputs[ARGMAX].data as BigInt64Array,
     controlSums: outputs[CONTROL_SUMS].data as Float32Array,
-    controlLogScale: outputs[CONTROL_LOG_SCALE].data as Float32Array,
+    controlLogScales: outputs[CONTROL_LOG_SCALES].data as Float32Array,
   };
 }
 
@@ -150,25 +167,33 @@ export function addSampleReductions(g: GraphBuilder, tempered: string, K: Dim): 
   g.output(g.op('Sub', [logSumExp, expectedT]), ENTROPY, [BATCH, SAMPLES]);
   // TopK breaks ties by the lower index, as ArgMax does.
   g.output(g.op('Squeeze', [topIndex, g.ints([2])]), ARGMAX, [BATCH, SAMPLES], 'int64');
-  addMoments(g, tempered, p, K, controlSummingRows(g, logSumExp));
+  addMoments(g, tempered, p, K, controlSummingRows(g, tempered, logSumExp));
 }
 
 /**
- * estimator=control's summing rows [B, n, Sc] from logsumexp [B, Sc]: (1, w, w^2) when
- * CONTROL_ON is 1 (n = 3), the row of ones alone when 0 (n = 1); outputs CONTROL_LOG_SCALE.
- * The weighted sums then ride on the moments' own products over p and p^2 (addMoments): two
- * more rows in products that read S x K values anyway, where sums of their own took two more
- * passes over S x K and a copy of p (~4 ms per 100 samples at K = 29,593).
+ * estimator=control's summing rows [B, n, Sc] from the tempered logits [B, Sc, K] and their
+ * logsumexp [B, Sc]: (1, w, w^2, v, v^2, w v) when CONTROL_ON is 1 (n = 6), the row of ones
+ * alone when 0 (n = 1); outputs CONTROL_LOG_SCALES. The weighted sums then ride on the moments'
+ * own products over p and p^2 (addMoments): more rows in products that read S x K values anyway,
+ * where sums of their own took two more passes over S x K and a copy of p (~4 ms per 100
+ * samples at K = 29,593).
  */
-function controlSummingRows(g: GraphBuilder, logSumExp: string): string {
-  const logScale = g.op('ReduceMax', [logSumExp], { axes: [1], keepdims: 1 }); // [B, 1]
-  const w = g.op('Exp', [g.op('Sub', [logSumExp, logScale])]); // [B, Sc]
-  g.output(g.op('Squeeze', [logScale, g.ints([1])]), CONTROL_LOG_SCALE, [BATCH]);
-  const row = g.op('Unsqueeze', [w, g.ints([1])]); // [B, 1, Sc]
-  // (1, w, w^2) [B, 3, Sc]; w > 0 or an underflowed 0, and 0^0 is 1.
-  const powers = g.op('Concat', [g.op('Pow', [row, g.scalar(0, 'zero')]), row, g.op('Mul', [row, row])], { axis: 1 });
-  const rows = g.op('Add', [g.op('Mul', [g.input(CONTROL_ON, [1], 'int64'), g.ints([2])]), g.ints([1])]); // 1 + 2 CONTROL_ON
-  return g.op('Slice', [powers, g.ints([0]), rows, g.ints([1])]);
+function controlSummingRows(g: GraphBuilder, tempered: string, logSumExp: string): string {
+  const scaled = (x: string) => {
+    const scale = g.op('ReduceMax', [x], { axes: [1], keepdims: 1 }); // [B, 1]
+    return { weight: g.op('Unsqueeze', [g.op('Exp', [g.op('Sub', [x, scale])]), g.ints([1])]), scale }; // [B, 1, Sc]
+  };
+  // t_s,j per image: CONTROL_TOP [B] (or [1]) as GatherElements indices [B, Sc, 1].
+  const indexShape = g.op('Concat', [g.op('Shape', [tempered], { start: 0, end: 2 }), g.ints([1])], { axis: 0 });
+  const topIndex = g.op('Expand', [g.op('Reshape', [g.input(CONTROL_TOP, ['control_images'], 'int64'), g.ints([-1, 1, 1])]), indexShape]);
+  const topLogit = g.op('Squeeze', [g.op('GatherElements', [tempered, topIndex], { axis: 2 }), g.ints([2])]); // [B, Sc]
+  const { weight: w, scale: L } = scaled(logSumExp);
+  const { weight: v, scale: M } = scaled(g.op('Sub', [logSumExp, topLogit]));
+  g.output(g.op('Concat', [L, M], { axis: 1 }), CONTROL_LOG_SCALES, [BATCH, 2]);
+  // w, v > 0 or an underflowed 0, and 0^0 is 1: the first row is the ones.
+  const all = g.op('Concat', [g.op('Pow', [w, g.scalar(0, 'zero')]), w, g.op('Mul', [w, w]), v, g.op('Mul', [v, v]), g.op('Mul', [w, v])], { axis: 1 });
+  const rows = g.op('Add', [g.op('Mul', [g.input(CONTROL_ON, [1], 'int64'), g.ints([5])]), g.ints([1])]); // 1 + 5 CONTROL_ON
+  return g.op('Slice', [all, g.ints([0]), rows, g.ints([1])]);
 }
 
 /**
@@ -187,7 +212,7 @@ function samplesSummer(g: GraphBuilder, like: string): (x: string) => string {
  * Slices, a Sub, a Mul and the summing MatMul over PAIRED_ROWS x K / 2 values. With
  * `controlRows` (softmax: controlSummingRows), the deviations are summed by those rows, whose
  * first is the ones, CONTROL_SUMS holds the products of the others, and a control chunk's shift
- * is 0 (CONTROL_SUMS); without (sigmoid), CONTROL_ON is declared and unread.
+ * is 0 (CONTROL_SUMS); without (sigmoid), CONTROL_ON and CONTROL_TOP are declared and unread.
  */
 function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim, controlRows?: string): (x: string) => string {
   const sumOverSamples = samplesSummer(g, tempered);
@@ -201,10 +226,11 @@ function addMoments(g: GraphBuilder, tempered: string, p: string, K: Dim, contro
     const sums = [deviation, squaredDeviation].map((x) => g.op('MatMul', [controlRows, x])); // [B, n, K]
     g.output(g.op('Squeeze', [g.op('Slice', [sums[0], g.ints([0]), one, one]), one]), SUM_DEV, [BATCH, K]);
     g.output(g.op('Squeeze', [g.op('Slice', [sums[1], g.ints([0]), one, one]), one]), SUM_SQ_DEV, [BATCH, K]);
-    const weighted = sums.map((x) => g.op('Slice', [x, one, g.ints([3]), one])); // [B, n - 1, K]
+    const weighted = sums.map((x) => g.op('Slice', [x, one, g.ints([1 + CONTROL_WEIGHTS.length]), one])); // [B, n - 1, K]
     g.output(g.op('Concat', weighted, { axis: 1 }), CONTROL_SUMS, [BATCH, 'control_sums', K]);
   } else {
     g.input(CONTROL_ON, [1], 'int64');
+    g.input(CONTROL_TOP, ['control_images'], 'int64');
     g.output(sumOverSamples(deviation), SUM_DEV, [BATCH, K]);
     g.output(sumOverSamples(squaredDeviation), SUM_SQ_DEV, [BATCH, K]);
   }

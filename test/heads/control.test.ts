@@ -34,31 +34,47 @@ function antitheticRows(seed: number, S: number, width: number, stream: number):
   return Array.from({ length: S }, (_, s) => rows[s >> 1].map((x) => (s % 2 === 0 ? x : -x)));
 }
 
-/** The control-variate estimate from the samples' tempered logits, in float64. */
+/**
+ * The control-variate estimate from the samples' tempered logits, in float64, written from the
+ * method (docs/estimators.md): per class the regression of p_k on c_k = exp(t_k - a_k) and (HET-XL,
+ * whose marginals have the differences to the top class j) e_k = exp(t_k - t_j - b_k), with
+ * a_k = m_k + s_k^2 / 2 and b_k = m_k - m_j + d_k^2 / 2; a control whose log has std above 2 is
+ * left out, and of two too collinear (1 - corr^2 < 1e-6) the one that explains more is kept.
+ */
 function referenceControl(spec: HeadSpec, weights: ReturnType<typeof randomHeadWeights>, epsR: Matrix, epsD: Matrix): Vector {
   const { K } = spec;
-  const { mean, std } = referenceMarginals(spec, weights, phiVector);
-  // Classes with a tempered-logit std above 2 are left uncorrected (src/mc/control.ts MAX_CONTROL_STD).
+  const { mean, std, top, differenceStd } = referenceMarginals(spec, weights, phiVector);
   const a = mean.map((m, k) => (std[k] <= 2 ? m + std[k] ** 2 / 2 : Number.NaN));
+  const withDifferences = spec.type === 'het-xl';
+  const b = mean.map((m, k) => (withDifferences && k !== top && differenceStd[k] <= 2 ? m - mean[top] + differenceStd[k] ** 2 / 2 : Number.NaN));
   const S = epsR.length;
-  const sums = { p: new Array<number>(K).fill(0), c: new Array<number>(K).fill(0), cc: new Array<number>(K).fill(0), pc: new Array<number>(K).fill(0) };
-  for (let s = 0; s < S; s++) {
+  const samples = Array.from({ length: S }, (_, s) => {
     const t = referenceLogits(spec, weights, phiVector, epsR[s], epsD[s]).map((u) => u / spec.tau);
-    const p = softmax(t);
-    for (let k = 0; k < K; k++) {
-      const c = Math.exp(t[k] - a[k]);
-      sums.p[k] += p[k];
-      sums.c[k] += c;
-      sums.cc[k] += c * c;
-      sums.pc[k] += p[k] * c;
+    return { p: softmax(t), c: t.map((x, k) => Math.exp(x - a[k])), e: t.map((x, k) => Math.exp(x - t[top] - b[k])) };
+  });
+  const average = (f: (s: (typeof samples)[number]) => number) => samples.reduce((sum, x) => sum + f(x), 0) / S;
+  const corrected = Array.from({ length: K }, (_, k) => {
+    const mp = average((x) => x.p[k]);
+    const mc = average((x) => x.c[k]);
+    const me = average((x) => x.e[k]);
+    const vc = average((x) => (x.c[k] - mc) ** 2);
+    const ve = average((x) => (x.e[k] - me) ** 2);
+    const cpc = average((x) => (x.p[k] - mp) * (x.c[k] - mc));
+    const cpe = average((x) => (x.p[k] - mp) * (x.e[k] - me));
+    const cce = average((x) => (x.c[k] - mc) * (x.e[k] - me));
+    const useC = !Number.isNaN(a[k]) && vc > 0;
+    const useE = !Number.isNaN(b[k]) && ve > 0;
+    let p = mp;
+    if (useC && useE && vc * ve - cce ** 2 > 1e-6 * vc * ve) {
+      // The 2 x 2 normal equations [vc cce; cce ve] beta = [cpc; cpe].
+      const det = vc * ve - cce ** 2;
+      p -= ((cpc * ve - cpe * cce) / det) * (mc - 1) + ((cpe * vc - cpc * cce) / det) * (me - 1);
+    } else if (useC && (!useE || cpc ** 2 / vc >= cpe ** 2 / ve)) {
+      p -= (cpc / vc) * (mc - 1);
+    } else if (useE) {
+      p -= (cpe / ve) * (me - 1);
     }
-  }
-  const corrected = sums.p.map((p, k) => {
-    const meanP = p / S;
-    const meanC = sums.c[k] / S;
-    if (Number.isNaN(a[k])) return meanP;
-    const beta = (sums.pc[k] / S - meanP * meanC) / (sums.cc[k] / S - meanC * meanC);
-    return Math.max(meanP - beta * (meanC - 1), 0);
+    return Math.max(p, 0);
   });
   const total = corrected.reduce((x, y) => x + y, 0);
   return corrected.map((p) => p / total);
