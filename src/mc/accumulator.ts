@@ -44,9 +44,11 @@ export class ClassMoments {
     this.seen = new Int32Array(batch);
     this.mean = new Float64Array(batch * K);
     this.m2 = new Float64Array(batch * K);
-    this.pairSq = new Float64Array(batch * K);
+    // The pair terms only for antithetic (the other estimators' standard errors do not use them).
+    const paired = estimator === 'antithetic' ? batch * K : 0;
+    this.pairSq = new Float64Array(paired);
     this.pairs = new Int32Array(batch);
-    this.unpaired = new Float64Array(batch * K);
+    this.unpaired = new Float64Array(paired);
     const replicates = estimator === 'sobol' ? SOBOL_REPLICATES : 0;
     this.replicateSum = new Float64Array(batch * replicates * K);
     this.replicateCount = new Int32Array(batch * replicates);
@@ -73,6 +75,7 @@ export class ClassMoments {
         const delta = chunkMean - this.mean[i];
         this.mean[i] += (delta * count) / total;
         this.m2[i] += chunkM2 + (delta * delta * seen * count) / total;
+        if (this.pairSq.length === 0) continue;
         this.pairSq[i] += pairSumSqDiff[i];
         if (count === 1) this.unpaired[i] = shift[i];
       }

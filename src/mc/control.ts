@@ -48,37 +48,29 @@ const row = (weight: (typeof CONTROL_WEIGHTS)[number], power: 1 | 2) => CONTROL_
 
 export class ControlVariate {
   private readonly sums: Record<'c' | 'cc' | 'pc' | 'e' | 'ee' | 'pe' | 'ce', Float64Array>;
-  /** Per (image, class): a_k and b_k, or NaN where that control is not used. */
-  private readonly logMeanC: Float64Array;
-  private readonly logMeanE: Float64Array;
 
   constructor(
     private readonly batch: number,
     private readonly K: number,
-    marginals: readonly TemperedMarginals[],
+    private readonly marginals: readonly TemperedMarginals[],
   ) {
     if (marginals.length !== batch || marginals.some((m) => m.mean.length !== K || m.std.length !== K)) throw new RangeError(`control variate: ${batch} images of ${K} classes expected`);
     const zeros = () => new Float64Array(batch * K);
     this.sums = { c: zeros(), cc: zeros(), pc: zeros(), e: zeros(), ee: zeros(), pe: zeros(), ce: zeros() };
-    this.logMeanC = zeros();
-    this.logMeanE = zeros().fill(Number.NaN);
-    marginals.forEach(({ mean, std, top, differenceStd: d }, b) => {
-      for (let k = 0; k < K; k++) this.logMeanC[b * K + k] = std[k] <= MAX_CONTROL_STD ? mean[k] + (std[k] * std[k]) / 2 : Number.NaN;
-      if (top === undefined || !d) return;
-      for (let k = 0; k < K; k++) if (k !== top && d[k] <= MAX_CONTROL_STD) this.logMeanE[b * K + k] = mean[k] - mean[top] + (d[k] * d[k]) / 2;
-    });
   }
 
   add({ controlSums, controlLogScales }: ChunkReductions): void {
     const { K, sums } = this;
     const rows = 2 * CONTROL_WEIGHTS.length;
-    const at = (b: number, r: number) => (b * rows + r) * K;
     for (let b = 0; b < this.batch; b++) {
       const [L, M] = [controlLogScales[2 * b], controlLogScales[2 * b + 1]];
-      const [wp, wpp, wwpp, vp, vpp, vvpp, wvpp] = [row('w', 1), row('w', 2), row('w2', 2), row('v', 1), row('v', 2), row('v2', 2), row('wv', 2)].map((r) => at(b, r));
+      const [wp, wpp, wwpp, vp, vpp, vvpp, wvpp] = [row('w', 1), row('w', 2), row('w2', 2), row('v', 1), row('v', 2), row('v2', 2), row('wv', 2)].map((r) => (b * rows + r) * K);
+      const { mean, std, top, differenceStd: d } = this.marginals[b];
+      const meanTop = top === undefined ? 0 : mean[top];
       for (let k = 0, i = b * K; k < K; k++, i++) {
-        const f = Math.exp(L - this.logMeanC[i]); // NaN where c is not used
-        const g = Math.exp(M - this.logMeanE[i]); // NaN where e is not used
+        // f = exp(L - a_k), g = exp(M - b_k); NaN where that control is not used.
+        const f = std[k] <= MAX_CONTROL_STD ? Math.exp(L - mean[k] - (std[k] * std[k]) / 2) : Number.NaN;
+        const g = d && k !== top && d[k] <= MAX_CONTROL_STD ? Math.exp(M - mean[k] + meanTop - (d[k] * d[k]) / 2) : Number.NaN;
         sums.c[i] += f * controlSums[wp + k];
         sums.pc[i] += f * controlSums[wpp + k];
         sums.cc[i] += f * f * controlSums[wwpp + k];
