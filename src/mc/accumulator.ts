@@ -204,7 +204,7 @@ function kthLargest(values: Float64Array, k: number): number {
 /**
  * Softmax link: moments of p_s, the sum of H[p_s] and every sample's arg max; with
  * `controlMarginals` (estimator=control: per image the marginals of the tempered logits),
- * probabilities and standard errors corrected by the control variate (src/mc/control.ts).
+ * probabilities and standard errors corrected by the control variates (src/mc/control.ts).
  */
 export class McAccumulator implements ChunkAccumulator<McResult> {
   readonly moments: ClassMoments;
