@@ -1,10 +1,11 @@
 // estimator=control (src/mc/control.ts, OrtHeadRunner.controlMc) on small softmax heads, against
 // float64 references written here from the definitions: the production antithetic noise pushed
-// through the float64 head (test/reference/heads.ts), c_k = exp(t_k - a_k) with a_k = m_k + s_k^2 / 2
-// from the float64 marginals (test/reference/marginals.ts), the regression on c with sample
-// moments, negatives to 0, renormalised (1e-5: float32 sums over S); the same answer in one chunk
-// or many (classes with a tempered-logit std above 2 left as plain means); and, against a 200,000-sample reference of the reference's own noise, less error than
-// plain MC and antithetic at the same S on a flat head.
+// through the float64 head (test/reference/heads.ts), c_k = exp(t_k - a_k) and (HET-XL)
+// e_k = exp(t_k - t_top - b_k) from the float64 marginals (test/reference/marginals.ts), the
+// regression on both with sample moments, negatives to 0, renormalised (1e-5: float32 sums over
+// S); the same answer in one chunk or many, and for an image alone or in a batch; and, against a
+// 200,000-sample reference of the reference's own noise, less error than plain MC and antithetic
+// at the same S on a flat head.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HeadSpec } from '../../src/format/manifest.ts';
@@ -118,6 +119,21 @@ test('control: less error than plain and antithetic MC at the same S on a flat h
   console.log(`mean TV at S = ${S}: plain ${error.plain.toFixed(4)}, antithetic ${error.antithetic.toFixed(4)}, control ${error.control.toFixed(4)}`);
   assert.ok(error.control < 0.8 * error.antithetic, `control ${error.control} vs antithetic ${error.antithetic}`);
   assert.ok(error.control < 0.6 * error.plain, `control ${error.control} vs plain ${error.plain}`);
+});
+
+test('control: each image of a batch gets its own answer, the same as alone (its own top class for the second control)', async () => {
+  const other = Float32Array.from({ length: D }, (_, i) => 1.2 * Math.cos(0.7 * i + 1.1));
+  for (const spec of [KINDS[0], KINDS[2]]) {
+    const runner = await runnerFor(spec, randomHeadWeights(spec, 5));
+    const options = { samples: 64, seed: 9 };
+    const alone = [(await runner.controlMc(phi, 1, options))[0], (await runner.controlMc(other, 1, options))[0]];
+    const tops = (await runner.marginals(Float32Array.from([...phi, ...other]), 2)).map((m) => m.top);
+    assert.notEqual(tops[0], tops[1], `${label(spec)}: the test images should have different top classes`);
+    const batch = await runner.controlMc(Float32Array.from([...phi, ...other]), 2, options);
+    for (const b of [0, 1]) {
+      for (let k = 0; k < spec.K; k++) assert.ok(Math.abs(batch[b].probs[k] - alone[b].probs[k]) <= 1e-6, `${label(spec)} image ${b} class ${k}: ${batch[b].probs[k]} vs ${alone[b].probs[k]}`);
+    }
+  }
 });
 
 test('control: refused for a sigmoid head and with a precision target', async () => {
