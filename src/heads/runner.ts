@@ -145,14 +145,13 @@ export class OrtHeadRunner implements HeadRunner {
   /**
    * estimator=control (src/mc/control.ts), softmax HET and HET-XL heads: antithetic MC corrected
    * per class by lognormal control variates of known mean from the logits' marginals,
-   * exp(t_k - a_k) and (HET-XL) exp(t_k - t_top - b_k). No precision target (its standard
-   * errors are those of the correction).
+   * exp(t_k - a_k) and (HET-XL) exp(t_k - t_top - b_k); a precision target applies to the
+   * corrected estimate's own standard errors.
    */
   async controlMc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]> {
     this.requireLink('softmax');
     this.checkPhi(phi, batch);
     checkMcOptions(options);
-    if (options.targetStdError !== undefined) throw new RangeError('estimator control takes no targetStdError');
     options.signal?.throwIfAborted();
     // With the differences to the top class: the second control variate's (HET-XL; HET has none).
     const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, true);

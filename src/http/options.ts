@@ -3,7 +3,7 @@
 // whether to compute the logits) go to predict(); the response's (topK, encoding, topN,
 // threshold) stay in HTTP.
 import type { FastifyRequest } from 'fastify';
-import { DEFAULT_TOLERANCE, ESTIMATORS, estimatorsOf, PREDICT_ESTIMATORS, SOBOL_MAX_DIMENSIONS, PREDICT_MODES, type ModelMetadata, type PredictEstimator, type PredictMode, type PredictOptions } from '../pipelines/served-model.ts';
+import { DEFAULT_TOLERANCE, estimatorsOf, PREDICT_ESTIMATORS, SOBOL_MAX_DIMENSIONS, PREDICT_MODES, type ModelMetadata, type PredictEstimator, type PredictMode, type PredictOptions } from '../pipelines/served-model.ts';
 import { badRequest, clip } from './errors.ts';
 
 export interface OptionLimits {
@@ -117,9 +117,12 @@ function integer(raw: unknown, name: string): number | undefined {
   return raw;
 }
 
+/** The estimators that draw samples, so that a precision target can stop them: all but exact. */
+const SAMPLING_ESTIMATORS: readonly PredictEstimator[] = PREDICT_ESTIMATORS.filter((e) => e !== 'exact');
+
 /**
  * The request's precision target: above 0 and at most 0.5 (no probability has a larger standard
- * error), in MC mode with a sampling estimator; absent, undefined.
+ * error), in MC mode with an estimator that samples; absent, undefined.
  */
 function precisionTarget(raw: unknown, mode: PredictMode, estimator: PredictEstimator): number | undefined {
   if (raw === undefined) return undefined;
@@ -128,8 +131,8 @@ function precisionTarget(raw: unknown, mode: PredictMode, estimator: PredictEsti
     throw badRequest('TARGET_STD_ERROR_OUT_OF_RANGE', `targetStdError must be above 0 and at most ${MAX_TARGET_STD_ERROR}, got ${raw}`);
   }
   if (mode !== 'mc') throw badRequest('INVALID_OPTION', `option 'targetStdError' applies to mode 'mc' only`);
-  if (!(ESTIMATORS as readonly string[]).includes(estimator)) {
-    throw badRequest('INVALID_OPTION', `option 'targetStdError' applies to the sampling estimators (${ESTIMATORS.join(', ')}), not ${estimator}`);
+  if (!SAMPLING_ESTIMATORS.includes(estimator)) {
+    throw badRequest('INVALID_OPTION', `option 'targetStdError' applies to the sampling estimators (${SAMPLING_ESTIMATORS.join(', ')}), not ${estimator}`);
   }
   return raw;
 }

@@ -12,8 +12,10 @@ import type { McResult, SigmoidMcResult } from './types.ts';
 /** What the MC loop feeds a chunk's outputs to, and asks for the per-image results at the end. */
 export interface ChunkAccumulator<T> {
   addChunk(start: number, count: number, outputs: Record<string, Tensor>): void;
-  /** Per-image moments: the precision so far, and stopping an image. */
+  /** Per-image moments: the samples seen, and stopping an image. */
   readonly moments: ClassMoments;
+  /** Image b's largest standard error among its k most probable classes, as its result would report them. */
+  maxTopStdError(b: number, k: number): number;
   results(): T[];
 }
 
@@ -162,11 +164,7 @@ export class ClassMoments {
    */
   maxTopStdError(b: number, k: number): number {
     const { K } = this;
-    const row = this.mean.subarray(b * K, (b + 1) * K);
-    const threshold = k >= K ? -Infinity : kthLargest(row, k);
-    let max = 0;
-    for (let c = 0; c < K; c++) if (row[c] >= threshold) max = Math.max(max, this.stdErrorAt(b, b * K + c));
-    return max;
+    return maxOverTop(this.mean.subarray(b * K, (b + 1) * K), k, (c) => this.stdErrorAt(b, b * K + c));
   }
 
   /** Image b's mean, population std and standard error over its samples, as float32 arrays of K. */
@@ -186,10 +184,19 @@ export class ClassMoments {
   }
 }
 
+/** The largest errorOf(c) over the classes c among the k largest values (ties at the k-th included). */
+function maxOverTop(values: ArrayLike<number>, k: number, errorOf: (c: number) => number): number {
+  const threshold = k >= values.length ? -Infinity : kthLargest(values, k);
+  let max = 0;
+  for (let c = 0; c < values.length; c++) if (values[c] >= threshold) max = Math.max(max, errorOf(c));
+  return max;
+}
+
 /** The k-th largest of the values (1 <= k < length), by a small sorted buffer: k is a top-k. */
-function kthLargest(values: Float64Array, k: number): number {
+function kthLargest(values: ArrayLike<number>, k: number): number {
   const top = new Float64Array(k).fill(-Infinity);
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (v <= top[k - 1]) continue;
     let at = k - 1;
     while (at > 0 && top[at - 1] < v) {
@@ -240,8 +247,16 @@ export class McAccumulator implements ChunkAccumulator<McResult> {
       }
       this.entropySum[b] += entropy;
     }
+    // Before the moments take the chunk: an image stopped now takes neither.
+    this.control?.add(chunk, (b) => this.moments.isStopped(b));
     this.moments.add(count, chunk);
-    this.control?.add(chunk);
+  }
+
+  maxTopStdError(b: number, k: number): number {
+    if (!this.control) return this.moments.maxTopStdError(b, k);
+    // The corrected estimate's own top classes and standard errors (an O(K) regression per check).
+    const { probs, stdError } = this.control.correct(b, this.moments.seen[b], this.moments.mean, this.moments.m2);
+    return maxOverTop(probs, k, (c) => stdError[c]);
   }
 
   results(): McResult[] {
@@ -275,6 +290,10 @@ export class SigmoidMcAccumulator implements ChunkAccumulator<SigmoidMcResult> {
       for (let i = b * K; i < (b + 1) * K; i++) this.binaryEntropySum[i] += chunk.binaryEntropySum[i];
     }
     this.moments.add(count, chunk);
+  }
+
+  maxTopStdError(b: number, k: number): number {
+    return this.moments.maxTopStdError(b, k);
   }
 
   results(): SigmoidMcResult[] {

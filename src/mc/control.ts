@@ -59,10 +59,12 @@ export class ControlVariate {
     this.sums = { c: zeros(), cc: zeros(), pc: zeros(), e: zeros(), ee: zeros(), pe: zeros(), ce: zeros() };
   }
 
-  add({ controlSums, controlLogScales }: ChunkReductions): void {
+  /** Merges a chunk's sums into every image not `stopped` (by a precision target: it takes no more samples). */
+  add({ controlSums, controlLogScales }: ChunkReductions, stopped: (b: number) => boolean = () => false): void {
     const { K, sums } = this;
     const rows = 2 * CONTROL_WEIGHTS.length;
     for (let b = 0; b < this.batch; b++) {
+      if (stopped(b)) continue;
       const [L, M] = [controlLogScales[2 * b], controlLogScales[2 * b + 1]];
       const [wp, wpp, wwpp, vp, vpp, vvpp, wvpp] = [row('w', 1), row('w', 2), row('w2', 2), row('v', 1), row('v', 2), row('v2', 2), row('wv', 2)].map((r) => (b * rows + r) * K);
       const { mean, std, top, differenceStd: d } = this.marginals[b];

@@ -86,10 +86,11 @@ async function runChunks<T>(shape: McShape, options: McOptions, noise: NoiseCach
 }
 
 /** Stops every image whose top classes are precise enough; true once all have stopped. */
-function stopPrecise<T>({ moments }: ChunkAccumulator<T>, target: number, topK: number): boolean {
+function stopPrecise<T>(accumulator: ChunkAccumulator<T>, target: number, topK: number): boolean {
+  const { moments } = accumulator;
   let all = true;
   for (let b = 0; b < moments.batch; b++) {
-    if (!moments.isStopped(b) && moments.maxTopStdError(b, topK) <= target) moments.stop(b);
+    if (!moments.isStopped(b) && accumulator.maxTopStdError(b, topK) <= target) moments.stop(b);
     all &&= moments.isStopped(b);
   }
   return all;

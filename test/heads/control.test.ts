@@ -136,10 +136,34 @@ test('control: each image of a batch gets its own answer, the same as alone (its
   }
 });
 
-test('control: refused for a sigmoid head and with a precision target', async () => {
+test('control: a precision target stops at the first checkpoint where the corrected top-k standard errors are under it', async () => {
+  const spec = KINDS[0];
+  const runner = await runnerFor(spec, randomHeadWeights(spec, 5));
+  const target = 0.015;
+  const [stopped] = await runner.controlMc(phi, 1, { samples: 4096, seed: 2, targetStdError: target, stopTopK: 3 });
+  const used = stopped.samplesUsed!;
+  assert.ok(used > 64 && used < 4096, `samples used ${used}`);
+  const topErrors = (r: { probs: Float32Array; stdError?: Float32Array }) => [...r.probs.keys()].sort((a, b) => r.probs[b] - r.probs[a]).slice(0, 3).map((k) => r.stdError![k]);
+  assert.ok(Math.max(...topErrors(stopped)) <= target);
+  // The answer of a fixed run of that many samples; half as many were not precise enough.
+  const [fixed] = await runner.controlMc(phi, 1, { samples: used, seed: 2 });
+  for (let k = 0; k < spec.K; k++) assert.ok(Math.abs(stopped.probs[k] - fixed.probs[k]) <= 1e-6);
+  const [half] = await runner.controlMc(phi, 1, { samples: used / 2, seed: 2 });
+  assert.ok(Math.max(...topErrors(half)) > target);
+  // In a batch each image stops at its own checkpoint and takes no more samples after.
+  const flat = Float32Array.from({ length: D }, () => 0.05);
+  const options = { samples: 4096, seed: 2, targetStdError: target, stopTopK: 3 };
+  const [alone] = await runner.controlMc(flat, 1, options);
+  assert.notEqual(alone.samplesUsed, used, 'the test images should stop at different checkpoints');
+  const batch = await runner.controlMc(Float32Array.from([...phi, ...flat]), 2, options);
+  for (const [b, expected] of [stopped, alone].entries()) {
+    assert.equal(batch[b].samplesUsed, expected.samplesUsed);
+    for (let k = 0; k < spec.K; k++) assert.ok(Math.abs(batch[b].probs[k] - expected.probs[k]) <= 1e-6, `image ${b} class ${k}`);
+  }
+});
+
+test('control: refused for a sigmoid head', async () => {
   const spec = { ...KINDS[0], link: 'sigmoid' as const };
   const runner = await runnerFor(spec, randomHeadWeights(spec, 5));
   await assert.rejects(runner.controlMc(phi, 1, { samples: 10, seed: 0 }), /link is sigmoid/);
-  const softmaxRunner = await runnerFor(KINDS[0], randomHeadWeights(KINDS[0], 5));
-  await assert.rejects(softmaxRunner.controlMc(phi, 1, { samples: 10, seed: 0, targetStdError: 0.01 }), /targetStdError/);
 });

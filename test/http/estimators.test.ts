@@ -160,11 +160,22 @@ describe('estimator=control', () => {
     }
   });
 
-  test('no precision target: targetStdError with control is 400 INVALID_OPTION', async () => {
-    const res = await predictive(SOFTMAX, { estimator: 'control', targetStdError: 0.01 });
-    assert.equal(res.statusCode, 400, res.body);
-    assert.equal(res.json().code, 'INVALID_OPTION');
-    assert.match(res.json().message, /option 'targetStdError' applies to the sampling estimators \(plain, antithetic, sobol\), not control/);
+  test('a precision target with control and with candidates: stops early under the target, with the answer of that many samples', async () => {
+    for (const [model, estimator] of [[SOFTMAX, 'control'], [SOFTMAX_HET, 'control'], [SOFTMAX, 'candidates']] as const) {
+      const what = `${model} ${estimator}`;
+      const res = await predictive(model, { estimator, samples: 1000, seed: 3, targetStdError: 0.02 });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.ok(body.samplesUsed < 1000, `${what}: samples used ${body.samplesUsed}`);
+      assert.ok(body.stdErrorReached <= 0.02, `${what}: ${body.stdErrorReached}`);
+      // The target applies to every class predictive reports (all K here).
+      assert.equal(body.stdErrorReached, Math.max(...body.stdError), what);
+      const fixed = (await predictive(model, { estimator, samples: body.samplesUsed, seed: 3 })).json();
+      body.probabilities.forEach((p: number, k: number) => assert.ok(Math.abs(p - fixed.probabilities[k]) <= 1e-6, `${what} class ${k}: ${p} vs ${fixed.probabilities[k]}`));
+    }
+    const exact = await predictive(SIGMOID_HETXL, { estimator: 'exact', targetStdError: 0.01 });
+    assert.equal(exact.statusCode, 400);
+    assert.match(exact.json().message, /option 'targetStdError' applies to the sampling estimators \(plain, antithetic, sobol, candidates, control\), not exact/);
   });
 });
 

@@ -346,7 +346,7 @@ describe('bad requests: a 4xx in the protocol error shape, and the server keeps 
     ['samples as a string', HETXL, { parameters: { samples: '5' }, inputs: [image] }, 400, 'INVALID_OPTION'],
     ['samples 0', HETXL, { parameters: { samples: 0 }, inputs: [image] }, 400, 'SAMPLES_OUT_OF_RANGE'],
     ['a targetStdError out of range', HETXL, { parameters: { mode: 'mc', targetStdError: 0.7 }, inputs: [image] }, 400, 'TARGET_STD_ERROR_OUT_OF_RANGE'],
-    ['a targetStdError with estimator candidates', HETXL, { parameters: { mode: 'mc', estimator: 'candidates', targetStdError: 0.01 }, inputs: [image] }, 400, 'INVALID_OPTION'],
+    ['a targetStdError with estimator exact', SIGMOID, { parameters: { mode: 'mc', estimator: 'exact', targetStdError: 0.01 }, inputs: [image] }, 400, 'INVALID_OPTION'],
     ['a tolerance out of range', HETXL, { parameters: { mode: 'mc', estimator: 'candidates', tolerance: 0 }, inputs: [image] }, 400, 'TOLERANCE_OUT_OF_RANGE'],
     ['a tolerance without estimator candidates', HETXL, { parameters: { mode: 'mc', tolerance: 0.01 }, inputs: [image] }, 400, 'INVALID_OPTION'],
     ['mode mc on DET', LINEAR, { parameters: { mode: 'mc' }, ...pixels([1, 2, 2, 3], zeros(12)) }, 400, 'MODE_UNAVAILABLE'],
