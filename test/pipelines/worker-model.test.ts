@@ -162,9 +162,12 @@ describe('aborts, errors, crashes and dispose', () => {
   test('a worker that stops: the call sent as it stops fails with WorkerExitedError, logged; the worker restarts and serves', { timeout: 60_000 }, async () => {
     const started = workers.length;
     const crashed = workers[workers.length - 1];
+    // Preprocessed first: an await between terminate() and the call would let the exit be seen
+    // before the call is sent (under load it was, and the call went to the restarted worker).
+    const { data } = await local.preprocess(local.prepare({ images: [png] }));
     const stopping = crashed.terminate();
-    // Sent before the exit is seen: in flight when the worker goes.
-    const inFlight = model.predictTensor({ data: await local.preprocess(local.prepare({ images: [png] })).then((p) => p.data), batch: 1 }, model.prepare({ images: [] }), { mode: 'mean', samples: 1, seed: 0 });
+    // Sent in the same turn as terminate(), before the exit can be seen: in flight when the worker goes.
+    const inFlight = model.predictTensor({ data, batch: 1 }, model.prepare({ images: [] }), { mode: 'mean', samples: 1, seed: 0 });
     await stopping;
     await assert.rejects(inFlight, (e) => e instanceof WorkerExitedError && /long-mc.*inference worker stopped/.test(e.message));
     assert.ok(logged.some((l) => l.level === 'error' && /long-mc.*worker stopped/.test(l.msg)), JSON.stringify(logged));
