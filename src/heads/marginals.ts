@@ -27,12 +27,6 @@ export const MARGINAL_STD = 'marginal_std';
 /** Softmax heads: the class of largest mean [B] int64, and the std of each u_k / tau - u_top / tau [B, K]. */
 export const MARGINAL_TOP = 'marginal_top';
 export const DIFFERENCE_STD = 'difference_std';
-/**
- * Softmax heads, int64 input [1]: the images (the batch's first rows) that get MARGINAL_TOP and
- * DIFFERENCE_STD; 0 leaves those outputs empty and their products unrun (~6 ms at K = 29,593),
- * for the estimators that need the marginals only (control).
- */
-export const DIFFERENCE_ROWS = 'difference_rows';
 
 /** One image's marginals of the tempered logits u / tau, length K each. */
 export interface LogitMarginals {
@@ -124,36 +118,31 @@ function buildHetXlMarginalsModel(spec: HeadSpec, weights: HeadWeights): Uint8Ar
  * cov_kj = L_{:,k} . L_{:,j} + sum_i W_ik W_ij d_i^2 (all tempered): the loadings' column j
  * gathered, and one more [B, D] x [D, K] product with d^2 * W_{:,j}.
  */
-function addDifferenceStd(g: GraphBuilder, all: { mean: string; variance: string; loadings?: string; d: string; kernel: string; K: number; R: number }): void {
-  const rows = g.input(DIFFERENCE_ROWS, [1], 'int64');
-  const firstRows = (x: string) => g.op('Slice', [x, g.ints([0]), rows, g.ints([0])]);
-  const t = { ...all, mean: firstRows(all.mean), variance: firstRows(all.variance), d: firstRows(all.d), loadings: all.loadings && firstRows(all.loadings) };
+function addDifferenceStd(g: GraphBuilder, t: { mean: string; variance: string; loadings?: string; d: string; kernel: string; K: number; R: number }): void {
   const top = g.op('ArgMax', [t.mean], { axis: 1, keepdims: 1 }); // [B, 1] int64
   const topColumn = g.op('Transpose', [g.op('Gather', [t.kernel, g.op('Squeeze', [top, g.ints([1])])], { axis: 1 })], { perm: [1, 0] }); // W_{:,j} [B, D]
   let covariance = g.op('MatMul', [g.op('Mul', [g.op('Mul', [t.d, t.d]), topColumn]), t.kernel]); // [B, K]
   if (t.loadings) {
     const shape = g.op('Concat', [g.op('Shape', [t.loadings], { start: 0, end: 2 }), g.ints([1])], { axis: 0 });
     const topLoadings = g.op('GatherElements', [t.loadings, g.op('Expand', [g.op('Unsqueeze', [top, g.ints([1])]), shape])], { axis: 2 }); // [B, R, 1]
-    // L_top^T L as a batched [1, R] x [R, K] product: no broadcast over the batch, which ORT's
-    // MatMul refuses for an empty batch (DIFFERENCE_ROWS 0).
+    // L_top^T L as a batched [1, R] x [R, K] product.
     const rowOfTop = g.op('Transpose', [topLoadings], { perm: [0, 2, 1] }); // [B, 1, R]
     covariance = g.op('Add', [covariance, g.op('Squeeze', [g.op('MatMul', [rowOfTop, t.loadings]), g.ints([1])])]);
   }
   const topVariance = g.op('GatherElements', [t.variance, top], { axis: 1 }); // [B, 1]
   const difference = g.op('Sub', [g.op('Add', [t.variance, topVariance]), g.op('Mul', [covariance, g.scalar(2, 'two')])]);
-  g.output(g.op('Squeeze', [top, g.ints([1])]), MARGINAL_TOP, ['difference_rows'], 'int64');
+  g.output(g.op('Squeeze', [top, g.ints([1])]), MARGINAL_TOP, [BATCH], 'int64');
   // Rounding can take the difference at (or near) j below 0.
-  g.output(g.op('Sqrt', [g.op('Relu', [difference])]), DIFFERENCE_STD, ['difference_rows', t.K]);
+  g.output(g.op('Sqrt', [g.op('Relu', [difference])]), DIFFERENCE_STD, [BATCH, t.K]);
 }
 
 /** The marginals graph's outputs, one LogitMarginals per image. */
 export function marginalsFromOutputs(outputs: Record<string, Tensor>, K: number, batch: number): LogitMarginals[] {
   const mean = outputs[MARGINAL_MEAN].data as Float32Array;
   const std = outputs[MARGINAL_STD].data as Float32Array;
-  // Absent (sigmoid heads) or empty (DIFFERENCE_ROWS 0): no differences.
-  const withDifferences = outputs[MARGINAL_TOP]?.data.length === batch;
-  const top = withDifferences ? (outputs[MARGINAL_TOP].data as BigInt64Array) : undefined;
-  const difference = withDifferences ? (outputs[DIFFERENCE_STD].data as Float32Array) : undefined;
+  // Absent for sigmoid heads.
+  const top = outputs[MARGINAL_TOP]?.data as BigInt64Array | undefined;
+  const difference = outputs[DIFFERENCE_STD]?.data as Float32Array | undefined;
   return Array.from({ length: batch }, (_, b) => ({
     mean: mean.slice(b * K, (b + 1) * K),
     std: std.slice(b * K, (b + 1) * K),
@@ -163,9 +152,9 @@ export function marginalsFromOutputs(outputs: Record<string, Tensor>, K: number,
 
 /**
  * HET and HET-XL with shared diagonal noise: the marginals from the sample graph's per-image feeds
- * (untempered); softmax HET-XL also the differences to the top class, unless `differences` is false.
+ * (untempered); softmax HET-XL also the differences to the top class.
  */
-export function marginalsFromFeeds(plan: Exclude<MarginalsPlan, { kind: 'graph' }>, feeds: Record<string, Tensor>, batch: number, differences = true): LogitMarginals[] {
+export function marginalsFromFeeds(plan: Exclude<MarginalsPlan, { kind: 'graph' }>, feeds: Record<string, Tensor>, batch: number): LogitMarginals[] {
   const { K, R, tau } = plan;
   const data = (name: string) => feeds[name].data as Float32Array;
   const center = data(CENTER);
@@ -177,7 +166,7 @@ export function marginalsFromFeeds(plan: Exclude<MarginalsPlan, { kind: 'graph' 
       const L = data(LOADINGS); // [B, R + 1, K]
       for (let r = 0; r <= R; r++) for (let k = 0, i = (b * (R + 1) + r) * K; k < K; k++, i++) variance[k] += L[i] * L[i];
       for (let k = 0; k < K; k++) mean[k] = center[at + k];
-      if (plan.differences && differences) return { ...tempered(mean, variance, tau), ...loadingDifferences(L, b, mean, variance, K, R, tau) };
+      if (plan.differences) return { ...tempered(mean, variance, tau), ...loadingDifferences(L, b, mean, variance, K, R, tau) };
     } else {
       const d = data(SCALE_D);
       for (let k = 0; k < K; k++) {
@@ -231,8 +220,8 @@ function loadingDifferences(L: Float32Array, b: number, mean: Float32Array, vari
  * Estimators that use the marginals, instead of or besides noise samples (docs/estimators.md):
  * exact, the sigmoid predictive by quadrature (sigmoid HET and HET-XL heads); candidates, MC over
  * the classes that can matter, with a bound on the rest (softmax HET-XL heads, src/heads/candidates.ts);
- * control, plain MC corrected by a control variate of known mean (softmax HET and HET-XL heads,
- * src/mc/control.ts).
+ * control, antithetic MC corrected by control variates of known mean (softmax HET and HET-XL
+ * heads, src/mc/control.ts).
  */
 export const ANALYTIC_ESTIMATORS = ['exact', 'candidates', 'control'] as const;
 export type AnalyticEstimator = (typeof ANALYTIC_ESTIMATORS)[number];

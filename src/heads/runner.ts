@@ -11,7 +11,7 @@ import { NoiseCache } from '../noise/cache.ts';
 import { ESTIMATORS } from '../noise/estimator.ts';
 import { buildHeadGraphs } from './graphs.ts';
 import { CENTER, LOADINGS, LOC, PHI, type HeadGraphs } from './graph-io.ts';
-import { DIFFERENCE_ROWS, marginalsFromFeeds, marginalsFromOutputs, marginalsPlan, type LogitMarginals, type MarginalsPlan } from './marginals.ts';
+import { marginalsFromFeeds, marginalsFromOutputs, marginalsPlan, type LogitMarginals, type MarginalsPlan } from './marginals.ts';
 import { buildCandidateSampleModel, CANDIDATE_FRACTION, CANDIDATES, gatherColumns, selectCandidates, type CandidateMcResult } from './candidates.ts';
 import type { HeadRunner } from './types.ts';
 
@@ -129,17 +129,13 @@ export class OrtHeadRunner implements HeadRunner {
    * Per image, the Gaussian marginals of the tempered logits u_k / tau (src/heads/marginals.ts):
    * O(K D R), no samples. DET has none (no noise).
    */
-  async marginals(phi: Float32Array, batch: number, signal?: AbortSignal, differences = true): Promise<LogitMarginals[]> {
+  async marginals(phi: Float32Array, batch: number, signal?: AbortSignal): Promise<LogitMarginals[]> {
     this.checkPhi(phi, batch);
     signal?.throwIfAborted();
     const plan = this.marginalSource;
     if (!plan) throw new Error('a det head has no noise, so no logit marginals');
-    if (plan.kind === 'graph') {
-      const feeds: Feeds = { [PHI]: floatTensor(phi, [batch, this.graphs.D]) };
-      if (this.graphs.link === 'softmax') feeds[DIFFERENCE_ROWS] = int64Tensor(BigInt64Array.of(differences ? BigInt(batch) : 0n), [1]);
-      return marginalsFromOutputs(await this.marginalsSession!.run(feeds), this.graphs.K, batch);
-    }
-    return marginalsFromFeeds(plan, await this.perImageFeeds(phi, batch), batch, differences);
+    if (plan.kind === 'graph') return marginalsFromOutputs(await this.marginalsSession!.run({ [PHI]: floatTensor(phi, [batch, this.graphs.D]) }), this.graphs.K, batch);
+    return marginalsFromFeeds(plan, await this.perImageFeeds(phi, batch), batch);
   }
 
   /**
@@ -153,8 +149,8 @@ export class OrtHeadRunner implements HeadRunner {
     this.checkPhi(phi, batch);
     checkMcOptions(options);
     options.signal?.throwIfAborted();
-    // With the differences to the top class: the second control variate's (HET-XL; HET has none).
-    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, true);
+    // The marginals carry the differences to the top class: the second control variate's (HET-XL; HET has none).
+    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal);
     return runMc(this.mcShape(batch), { ...options, estimator: 'antithetic' }, this.noise, (noise) => this.sampleSession.run({ ...feeds, ...noise }), marginals);
   }
 
@@ -171,7 +167,7 @@ export class OrtHeadRunner implements HeadRunner {
     if (!this.candidateSession) throw new Error(`estimator candidates needs a HET-XL head, this one is ${this.graphs.type}`);
     options.signal?.throwIfAborted();
     const plain: McOptions = { ...options, estimator: 'plain' };
-    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal, true);
+    const { feeds, marginals } = await this.feedsAndMarginals(phi, batch, options.signal);
     const results: CandidateMcResult[] = [];
     for (let b = 0; b < batch; b++) {
       const image = imageFeeds(feeds, b);
@@ -207,11 +203,11 @@ export class OrtHeadRunner implements HeadRunner {
   }
 
   /** The per-image feeds of the sample graph and the logits' marginals, each computed once. */
-  private async feedsAndMarginals(phi: Float32Array, batch: number, signal: AbortSignal | undefined, differences: boolean): Promise<{ feeds: Feeds; marginals: LogitMarginals[] }> {
+  private async feedsAndMarginals(phi: Float32Array, batch: number, signal: AbortSignal | undefined): Promise<{ feeds: Feeds; marginals: LogitMarginals[] }> {
     const plan = this.marginalSource;
     if (!plan) throw new Error('a det head has no noise, so no logit marginals');
     const feeds = await this.perImageFeeds(phi, batch);
-    return { feeds, marginals: plan.kind === 'graph' ? await this.marginals(phi, batch, signal, differences) : marginalsFromFeeds(plan, feeds, batch, differences) };
+    return { feeds, marginals: plan.kind === 'graph' ? await this.marginals(phi, batch, signal) : marginalsFromFeeds(plan, feeds, batch) };
   }
 
   private mcShape(batch: number): McShape {

@@ -23,7 +23,7 @@ export interface HeadRunner {
   marginals(phi: Float32Array, batch: number, signal?: AbortSignal): Promise<LogitMarginals[]>;
   /** Softmax HET-XL: estimator=candidates (src/heads/candidates.ts), with the bound on E[TV] at most `tolerance`. */
   candidatesMc(phi: Float32Array, batch: number, options: McOptions, tolerance: number): Promise<CandidateMcResult[]>;
-  /** estimator=control: plain MC corrected by the lognormal control variate (src/mc/control.ts); softmax HET and HET-XL. */
+  /** estimator=control: antithetic MC corrected by lognormal control variates (src/mc/control.ts); softmax HET and HET-XL. */
   controlMc(phi: Float32Array, batch: number, options: McOptions): Promise<McResult[]>;
   /** Releases the ORT sessions. */
   dispose(): Promise<void>;
