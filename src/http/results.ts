@@ -30,9 +30,12 @@ export function classifyPredictions(predictions: Prediction[], labels: readonly 
  * classes the target applied to (options.stopTopK most probable); nothing otherwise.
  */
 export function precisionInfo(prediction: Prediction, options: PredictOptions): { samplesUsed?: number; stdErrorReached?: number } {
-  if (options.targetStdError === undefined || !prediction.stdError) return {};
-  const top = mostProbable(prediction.probs, options.stopTopK ?? 1);
-  return { samplesUsed: prediction.samplesUsed, stdErrorReached: Math.max(...top.map(({ index }) => prediction.stdError![index])) };
+  const { stdError } = prediction;
+  if (options.targetStdError === undefined || !stdError) return {};
+  const k = options.stopTopK ?? 1;
+  // All classes (predictive, KServe v2): the largest of them, without ranking K classes.
+  const reached = k >= stdError.length ? stdError.reduce((a, b) => Math.max(a, b), 0) : Math.max(...mostProbable(prediction.probs, k).map(({ index }) => stdError[index]));
+  return { samplesUsed: prediction.samplesUsed, stdErrorReached: reached };
 }
 
 /**

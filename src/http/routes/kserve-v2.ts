@@ -68,7 +68,7 @@ const OUTPUTS: Output[] = [
   { name: 'expected_binary_entropy_sum', link: 'sigmoid', mcOnly: true, perClass: false, of: statistic('expectedBinaryEntropySum') },
   { name: 'mutual_information_sum', link: 'sigmoid', mcOnly: true, perClass: false, of: statistic('mutualInformationSum') },
   // The run's own figures, as /v1 reports them (samplesUsed, stdErrorReached, candidates).
-  { name: 'samples_used', link: 'any', mcOnly: true, perClass: false, datatype: 'INT32', requires: 'target', of: (p, o) => precisionInfo(p, o).samplesUsed },
+  { name: 'samples_used', link: 'any', mcOnly: true, perClass: false, datatype: 'INT32', requires: 'target', of: (p) => p.samplesUsed },
   { name: 'std_error_reached', link: 'any', mcOnly: true, perClass: false, requires: 'target', of: (p, o) => precisionInfo(p, o).stdErrorReached },
   { name: 'candidate_count', link: 'softmax', mcOnly: true, perClass: false, datatype: 'INT32', requires: 'candidates', of: (p) => p.candidates?.count },
   { name: 'candidate_bound', link: 'softmax', mcOnly: true, perClass: false, requires: 'candidates', of: (p) => p.candidates?.bound },
