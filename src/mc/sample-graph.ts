@@ -190,9 +190,9 @@ function controlSummingRows(g: GraphBuilder, tempered: string, logSumExp: string
   const { weight: w, scale: L } = scaled(logSumExp);
   const { weight: v, scale: M } = scaled(g.op('Sub', [logSumExp, topLogit]));
   g.output(g.op('Concat', [L, M], { axis: 1 }), CONTROL_LOG_SCALES, [BATCH, 2]);
-  // w, v > 0 or an underflowed 0, and 0^0 is 1: the first row is the ones.
+  // The ones, then CONTROL_WEIGHTS in its order; w, v > 0 or an underflowed 0, and 0^0 is 1.
   const all = g.op('Concat', [g.op('Pow', [w, g.scalar(0, 'zero')]), w, g.op('Mul', [w, w]), v, g.op('Mul', [v, v]), g.op('Mul', [w, v])], { axis: 1 });
-  const rows = g.op('Add', [g.op('Mul', [g.input(CONTROL_ON, [1], 'int64'), g.ints([5])]), g.ints([1])]); // 1 + 5 CONTROL_ON
+  const rows = g.op('Add', [g.op('Mul', [g.input(CONTROL_ON, [1], 'int64'), g.ints([CONTROL_WEIGHTS.length])]), g.ints([1])]); // 1 + 5 CONTROL_ON
   return g.op('Slice', [all, g.ints([0]), rows, g.ints([1])]);
 }
 
